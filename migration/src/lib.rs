@@ -1,0 +1,16 @@
+//! Forward-only schema migrations. A landed migration is never edited: every change to the
+//! schema is a new file, so a database created on any day reaches the same shape.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_london_vision;
+
+/// The list of migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_london_vision::Migration)]
+    }
+}

@@ -1,0 +1,209 @@
+//! The enumerations of the public contract. Each is defined once: the same upper-case
+//! names are what the database stores and what GraphQL shows, so the GraphQL derive lives
+//! here rather than on a copy in the adapter (a copy would be a second list to keep in step).
+
+use super::ParseError;
+
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+        pub enum $name { $( $(#[$vmeta])* $variant, )+ }
+
+        impl $name {
+            /// Every value, in the order of the contract.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The stored and published name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)+ }
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, ParseError> {
+                match raw {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(ParseError(format!(
+                        "'{raw}' is not a {}: expected one of {}",
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// The level of an area in London's geography.
+    pub enum GeographyLevel {
+        /// The London region (E12000007).
+        Region => "REGION",
+        /// One of the five Integrated Care Systems (E54000027 to E54000031).
+        Ics => "ICS",
+        /// One of the 32 London boroughs or the City of London (E09000001 to E09000033).
+        Borough => "BOROUGH",
+        /// A neighbourhood within a borough (a Primary Care Network area of 30,000 to 50,000 people).
+        Neighbourhood => "NEIGHBOURHOOD",
+    }
+}
+
+impl GeographyLevel {
+    /// The level directly above this one, where there is one.
+    pub fn parent(self) -> Option<Self> {
+        match self {
+            Self::Region => None,
+            Self::Ics => Some(Self::Region),
+            Self::Borough => Some(Self::Ics),
+            Self::Neighbourhood => Some(Self::Borough),
+        }
+    }
+}
+
+text_enum! {
+    /// What kind of body an organisation is.
+    pub enum OrganisationKind {
+        /// A London borough council or the City of London Corporation.
+        BoroughCouncil => "BOROUGH_COUNCIL",
+        /// An Integrated Care System (the five sub-regional health and care systems).
+        IntegratedCareSystem => "INTEGRATED_CARE_SYSTEM",
+        /// A pan-London body of the partnership: GLA, London Councils, NHS England (London), OHID, UKHSA.
+        RegionalBody => "REGIONAL_BODY",
+        /// A national body acting in London (for example the Local Government Association).
+        NationalBody => "NATIONAL_BODY",
+        /// An NHS trust or foundation trust providing services.
+        NhsProvider => "NHS_PROVIDER",
+        /// A partnership, board, alliance or programme formed by other organisations.
+        Partnership => "PARTNERSHIP",
+        /// A charity or community organisation.
+        VoluntarySector => "VOLUNTARY_SECTOR",
+        /// A university or research centre.
+        Academic => "ACADEMIC",
+        /// Another public service, such as the police or transport authority.
+        PublicService => "PUBLIC_SERVICE",
+    }
+}
+
+text_enum! {
+    /// The unit a measure's values are expressed in.
+    pub enum Unit {
+        /// A percentage, 0 to 100 (numerator / denominator × 100).
+        Percent => "PERCENT",
+        /// A difference between two percentages, in percentage points (-100 to 100).
+        PercentagePoints => "PERCENTAGE_POINTS",
+        /// A rate per 100 of the population (numerator / denominator × 100).
+        RatePer100 => "RATE_PER_100",
+        /// A rate per 1,000 of the population or households (numerator / denominator × 1,000).
+        RatePer1000 => "RATE_PER_1000",
+        /// A rate per 100,000 of the population (numerator / denominator × 100,000).
+        RatePer100000 => "RATE_PER_100000",
+        /// A whole number of people, places or events.
+        Count => "COUNT",
+        /// A number of years (for example healthy life expectancy).
+        Years => "YEARS",
+    }
+}
+
+impl Unit {
+    /// What a value is scaled by from numerator / denominator, for units that are ratios.
+    pub fn multiplier(self) -> Option<f64> {
+        match self {
+            Self::Percent | Self::RatePer100 => Some(100.0),
+            Self::RatePer1000 => Some(1_000.0),
+            Self::RatePer100000 => Some(100_000.0),
+            Self::PercentagePoints | Self::Count | Self::Years => None,
+        }
+    }
+}
+
+text_enum! {
+    /// Whether a higher or a lower value is better, as in public health profiles.
+    pub enum Polarity {
+        /// Lower values are better (for example smoking prevalence).
+        LowIsGood => "LOW_IS_GOOD",
+        /// Higher values are better (for example school readiness).
+        HighIsGood => "HIGH_IS_GOOD",
+        /// Neither direction is better in itself (for example diagnosis rates that reflect testing as well as disease).
+        NoJudgement => "NO_JUDGEMENT",
+    }
+}
+
+text_enum! {
+    /// The kind of period a measure is reported for; each measure has exactly one.
+    pub enum PeriodType {
+        /// A calendar year, written `2023`.
+        CalendarYear => "CALENDAR_YEAR",
+        /// A financial year, April to March, written `2023/24`.
+        FinancialYear => "FINANCIAL_YEAR",
+        /// An academic (school) year, September to August, written `2023/24`.
+        AcademicYear => "ACADEMIC_YEAR",
+        /// A calendar quarter, written `2023-Q1`.
+        Quarter => "QUARTER",
+        /// A calendar month, written `2023-05`.
+        Month => "MONTH",
+        /// Three calendar years pooled, written `2020-22` (as used for suicide rates).
+        RollingThreeYear => "ROLLING_THREE_YEAR",
+    }
+}
+
+impl PeriodType {
+    /// A period of this type, for messages that show the expected form.
+    pub fn example(self) -> &'static str {
+        match self {
+            Self::CalendarYear => "2023",
+            Self::FinancialYear | Self::AcademicYear => "2023/24",
+            Self::Quarter => "2023-Q1",
+            Self::Month => "2023-05",
+            Self::RollingThreeYear => "2020-22",
+        }
+    }
+}
+
+text_enum! {
+    /// Where a return is in its review.
+    pub enum ReturnStatus {
+        /// Submitted and waiting for an approver; visible to partners only.
+        Submitted => "SUBMITTED",
+        /// Approved by an approver whose area covers the return; visible to everyone.
+        Approved => "APPROVED",
+        /// Rejected by an approver; its values never become current.
+        Rejected => "REJECTED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GeographyLevel, PeriodType, Unit};
+
+    #[test]
+    fn every_value_round_trips_through_its_text() {
+        for level in GeographyLevel::ALL {
+            assert_eq!(GeographyLevel::parse(level.as_str()), Ok(*level));
+        }
+        for unit in Unit::ALL {
+            assert_eq!(Unit::parse(unit.as_str()), Ok(*unit));
+        }
+    }
+
+    #[test]
+    fn unknown_text_names_the_accepted_values() {
+        let err = PeriodType::parse("WEEK").expect_err("WEEK is not a period type");
+        assert!(err.0.contains("CALENDAR_YEAR") && err.0.contains("ROLLING_THREE_YEAR"), "{err}");
+    }
+
+    #[test]
+    fn levels_nest_region_ics_borough_neighbourhood() {
+        assert_eq!(GeographyLevel::Neighbourhood.parent(), Some(GeographyLevel::Borough));
+        assert_eq!(GeographyLevel::Borough.parent(), Some(GeographyLevel::Ics));
+        assert_eq!(GeographyLevel::Ics.parent(), Some(GeographyLevel::Region));
+        assert_eq!(GeographyLevel::Region.parent(), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! Parsed value types shared by every room of the library: the period grammar, slugs, ONS
+//! codes and the enumerations of the public contract. Once parsed, a value is trusted.
+
+mod enums;
+mod gss_code;
+mod period;
+mod slug;
+
+pub use enums::{GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Unit};
+pub use gss_code::GssCode;
+pub use period::{Period, PeriodBounds};
+pub use slug::Slug;
+
+/// Why a piece of text is not a valid value, in words fit for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
