@@ -179,6 +179,20 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Where a commitment stands against the straight line from its baseline to its target.
+    pub enum TrajectoryStatus {
+        /// The latest value is at least as good as the line from baseline to target expects by now.
+        OnTrack => "ON_TRACK",
+        /// The latest value is worse than the line expects, or the target date has passed unmet.
+        OffTrack => "OFF_TRACK",
+        /// The latest value meets the target.
+        Achieved => "ACHIEVED",
+        /// Nothing to judge: no approved value for London yet, or no numeric target.
+        NoData => "NO_DATA",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{GeographyLevel, PeriodType, Unit};

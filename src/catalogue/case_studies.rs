@@ -1,0 +1,160 @@
+//! Case studies: initiatives and local examples, linked to priorities, areas and organisations.
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{case_study, case_study_geography, case_study_organisation, case_study_priority, geography};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+
+use super::{
+    Visibility, geographies, organisations,
+    page::{self, Page, PageArgs},
+    priorities, rows_where_in,
+};
+use crate::error::{AppError, AppResult};
+
+/// Filters of the `caseStudies` list.
+#[derive(Debug, Default, Clone)]
+pub struct CaseStudyFilter {
+    /// A priority slug.
+    pub priority: Option<String>,
+    /// An ONS code: case studies in that area or in any area inside it.
+    pub geography: Option<String>,
+    /// Words to find in the title, summary or body, ignoring case.
+    pub search: Option<String>,
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &CaseStudyFilter,
+    visibility: Visibility,
+    args: PageArgs,
+) -> AppResult<Page<case_study::Model>> {
+    let mut select = case_study::Entity::find();
+    if !visibility.partner {
+        select = select.filter(case_study::Column::Published.eq(true));
+    }
+    if let Some(slug) = &filter.priority {
+        let p = priorities::require_by_slug(db, slug).await?;
+        let ids = case_study_priority::Entity::find()
+            .select_only()
+            .column(case_study_priority::Column::CaseStudyId)
+            .filter(case_study_priority::Column::PriorityId.eq(p.id))
+            .into_query();
+        select = select.filter(case_study::Column::Id.in_subquery(ids));
+    }
+    if let Some(code) = &filter.geography {
+        let area = geographies::by_code(db, code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no geography has the code '{code}'")))?;
+        let within = subtree_ids(&geographies::all(db).await?, area.id);
+        let ids = case_study_geography::Entity::find()
+            .select_only()
+            .column(case_study_geography::Column::CaseStudyId)
+            .filter(case_study_geography::Column::GeographyId.is_in(within))
+            .into_query();
+        select = select.filter(case_study::Column::Id.in_subquery(ids));
+    }
+    if let Some(words) = filter.search.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&words.to_lowercase()));
+        let mut any = Condition::any();
+        for col in [case_study::Column::Title, case_study::Column::Summary, case_study::Column::Body] {
+            any = any.add(Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\')));
+        }
+        select = select.filter(any);
+    }
+    page::fetch(db, select, case_study::Column::Id, |m| m.id, args).await
+}
+
+/// `%`, `_` and `\` in a search are literal characters, not patterns.
+fn escape_like(words: &str) -> String {
+    words.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The ids of an area and every area below it.
+pub fn subtree_ids(all: &[geography::Model], root: i64) -> Vec<i64> {
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    for g in all {
+        if let Some(p) = g.parent_id {
+            children.entry(p).or_default().push(g.id);
+        }
+    }
+    let mut seen = HashSet::from([root]);
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        for &child in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(child) {
+                stack.push(child);
+            }
+        }
+    }
+    let mut ids: Vec<i64> = seen.into_iter().collect();
+    ids.sort_unstable();
+    ids
+}
+
+pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str, visibility: Visibility) -> AppResult<Option<case_study::Model>> {
+    let found = case_study::Entity::find().filter(case_study::Column::Slug.eq(slug)).one(db).await?;
+    Ok(found.filter(|c| c.published || visibility.partner))
+}
+
+pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64], visibility: Visibility) -> AppResult<Vec<case_study::Model>> {
+    let rows = rows_where_in::<case_study::Entity, _>(db, case_study::Column::Id, ids).await?;
+    Ok(rows.into_iter().filter(|c| c.published || visibility.partner).collect())
+}
+
+/// The case studies of each priority, as (priority id, case study) pairs.
+pub async fn of_priorities<C: ConnectionTrait>(
+    db: &C,
+    priority_ids: &[i64],
+    visibility: Visibility,
+) -> AppResult<Vec<(i64, case_study::Model)>> {
+    let links = rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::PriorityId, priority_ids).await?;
+    let ids: Vec<i64> = links.iter().map(|l| l.case_study_id).collect();
+    let studies: HashMap<i64, case_study::Model> =
+        by_ids(db, &ids, visibility).await?.into_iter().map(|c| (c.id, c)).collect();
+    Ok(links
+        .into_iter()
+        .filter_map(|l| studies.get(&l.case_study_id).map(|c| (l.priority_id, c.clone())))
+        .collect())
+}
+
+/// The priorities of each case study, as (case study id, priority) pairs.
+pub async fn priorities_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, entity::priority::Model)>> {
+    let links = rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::CaseStudyId, ids).await?;
+    let targets = priorities::by_ids(db, &links.iter().map(|l| l.priority_id).collect::<Vec<_>>()).await?;
+    Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.priority_id)), targets, |p| p.id))
+}
+
+/// The geographies of each case study, as (case study id, geography) pairs.
+pub async fn geographies_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, geography::Model)>> {
+    let links = rows_where_in::<case_study_geography::Entity, _>(db, case_study_geography::Column::CaseStudyId, ids).await?;
+    let targets = geographies::by_ids(db, &links.iter().map(|l| l.geography_id).collect::<Vec<_>>()).await?;
+    Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.geography_id)), targets, |g| g.id))
+}
+
+/// The organisations of each case study, as (case study id, organisation) pairs.
+pub async fn organisations_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, entity::organisation::Model)>> {
+    let links =
+        rows_where_in::<case_study_organisation::Entity, _>(db, case_study_organisation::Column::CaseStudyId, ids).await?;
+    let targets = organisations::by_ids(db, &links.iter().map(|l| l.organisation_id).collect::<Vec<_>>()).await?;
+    Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.organisation_id)), targets, |o| o.id))
+}
+
+/// Joins (owner, target id) links to the target rows, keeping the links' order.
+fn pair_up<T: Clone>(links: impl Iterator<Item = (i64, i64)>, targets: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<(i64, T)> {
+    let by_id: HashMap<i64, T> = targets.into_iter().map(|t| (id(&t), t)).collect();
+    links.filter_map(|(owner, target)| by_id.get(&target).map(|t| (owner, t.clone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn search_wildcards_are_taken_literally() {
+        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+    }
+}

@@ -1,0 +1,49 @@
+//! Geographies: the ONS tree of London region, ICSs and boroughs.
+
+use entity::geography;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
+
+use super::{
+    page::{self, Page, PageArgs},
+    rows_where_in,
+};
+use crate::{error::AppResult, values::GeographyLevel};
+
+/// Filters of the `geographies` list.
+#[derive(Debug, Default, Clone)]
+pub struct GeographyFilter {
+    pub level: Option<GeographyLevel>,
+    /// The ONS code of the parent area.
+    pub parent: Option<String>,
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C, filter: &GeographyFilter, args: PageArgs) -> AppResult<Page<geography::Model>> {
+    let mut select: Select<geography::Entity> = geography::Entity::find();
+    if let Some(level) = filter.level {
+        select = select.filter(geography::Column::Level.eq(level.as_str()));
+    }
+    if let Some(parent) = &filter.parent {
+        // An unknown parent code matches nothing: the list is then empty, as for any filter.
+        let parent_id = by_code(db, parent).await?.map_or(-1, |g| g.id);
+        select = select.filter(geography::Column::ParentId.eq(parent_id));
+    }
+    page::fetch(db, select, geography::Column::Id, |m| m.id, args).await
+}
+
+pub async fn by_code<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Option<geography::Model>> {
+    Ok(geography::Entity::find().filter(geography::Column::Code.eq(code)).one(db).await?)
+}
+
+pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<geography::Model>> {
+    rows_where_in::<geography::Entity, _>(db, geography::Column::Id, ids).await
+}
+
+/// The direct children of each parent.
+pub async fn children_of<C: ConnectionTrait>(db: &C, parent_ids: &[i64]) -> AppResult<Vec<geography::Model>> {
+    rows_where_in::<geography::Entity, _>(db, geography::Column::ParentId, parent_ids).await
+}
+
+/// Every geography, for computing subtrees (the tree is small: London has under a thousand areas).
+pub async fn all<C: ConnectionTrait>(db: &C) -> AppResult<Vec<geography::Model>> {
+    Ok(geography::Entity::find().all(db).await?)
+}

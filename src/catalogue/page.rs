@@ -1,0 +1,126 @@
+//! Keyset pagination over a table's primary key, shared by every list that grows with data.
+//! Keyset (not offset) paging keeps a cursor pointing at the same row while rows are added.
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use crate::error::{AppError, AppResult};
+
+/// The largest page a client may ask for. An oversized request is an error, never cut short.
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// What a client asked for: `first`/`after` forwards or `last`/`before` backwards, with
+/// cursors already decoded to primary keys.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<i64>,
+    pub last: Option<i32>,
+    pub before: Option<i64>,
+}
+
+/// One page of rows in key order, with what a Relay connection needs around it.
+#[derive(Debug)]
+pub struct Page<M> {
+    pub items: Vec<(i64, M)>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    pub total_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Backward,
+}
+
+impl PageArgs {
+    /// The page size and direction, or why the request cannot be served.
+    fn window(&self) -> AppResult<(u64, Direction)> {
+        let check = |name: &str, n: i32| {
+            if (0..=MAX_PAGE_SIZE).contains(&n) {
+                Ok(u64::try_from(n).unwrap_or_default())
+            } else {
+                Err(AppError::BadUserInput(format!(
+                    "`{name}` must be between 0 and {MAX_PAGE_SIZE}, not {n}: page through longer lists with cursors"
+                )))
+            }
+        };
+        match (self.first, self.last) {
+            (Some(_), Some(_)) => Err(AppError::BadUserInput(
+                "pass either `first` or `last`, not both".into(),
+            )),
+            (Some(n), None) => Ok((check("first", n)?, Direction::Forward)),
+            (None, Some(n)) => Ok((check("last", n)?, Direction::Backward)),
+            // Without a size, a page is as large as allowed: forwards, or backwards from `before`.
+            (None, None) if self.before.is_some() && self.after.is_none() => {
+                Ok((MAX_PAGE_SIZE as u64, Direction::Backward))
+            }
+            (None, None) => Ok((MAX_PAGE_SIZE as u64, Direction::Forward)),
+        }
+    }
+}
+
+/// Fetches one page of `select`, ordered by `id_col`, with the total count of `select`.
+pub async fn fetch<E, C>(
+    db: &C,
+    select: Select<E>,
+    id_col: E::Column,
+    key: impl Fn(&E::Model) -> i64,
+    args: PageArgs,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait,
+{
+    let (size, direction) = args.window()?;
+    let total_count = select.clone().count(db).await?;
+    let mut query = select;
+    if let Some(after) = args.after {
+        query = query.filter(id_col.gt(after));
+    }
+    if let Some(before) = args.before {
+        query = query.filter(id_col.lt(before));
+    }
+    query = match direction {
+        Direction::Forward => query.order_by_asc(id_col),
+        Direction::Backward => query.order_by_desc(id_col),
+    };
+    let mut rows = if size == 0 { Vec::new() } else { query.limit(size + 1).all(db).await? };
+    let more = rows.len() as u64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    if direction == Direction::Backward {
+        rows.reverse();
+    }
+    let (has_previous_page, has_next_page) = match direction {
+        Direction::Forward => (args.after.is_some(), more),
+        Direction::Backward => (more, args.before.is_some()),
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|m| (key(&m), m)).collect(),
+        has_previous_page,
+        has_next_page,
+        total_count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageArgs;
+
+    #[test]
+    fn page_sizes_above_the_maximum_or_below_zero_are_refused() {
+        for args in [
+            PageArgs { first: Some(101), ..Default::default() },
+            PageArgs { last: Some(1000), ..Default::default() },
+            PageArgs { first: Some(-1), ..Default::default() },
+            PageArgs { first: Some(1), last: Some(1), ..Default::default() },
+        ] {
+            assert!(args.window().is_err(), "{args:?} should be refused");
+        }
+        assert!(PageArgs { first: Some(100), ..Default::default() }.window().is_ok());
+        assert!(PageArgs { first: Some(0), ..Default::default() }.window().is_ok());
+    }
+}

@@ -1,0 +1,98 @@
+//! One typed configuration, read from the environment (or the same names as flags). Every
+//! variable is listed in `.env.example`; each has a safe default for the embedded mode.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use clap::Args;
+
+/// How the server finds its database, where it listens and what it allows.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://PATH?mode=rwc` (embedded, the default) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/london-vision.db?mode=rwc", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Address the HTTP server binds to.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+
+    /// Directory for local state: the embedded database and the generated signing key.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Deepest nesting of fields a query may use.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+
+    /// Highest complexity a query may have: each field counts 1, and a list counts its
+    /// requested page size times the cost of one item.
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub max_complexity: usize,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// A reference data file to seed from instead of the London Vision data built in.
+    #[arg(long, env = "SEED_FILE")]
+    pub seed_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Settings for a test or benchmark: the given database, an OS-assigned port.
+    pub fn for_tests(database_url: impl Into<String>, data_dir: PathBuf) -> Self {
+        Self {
+            database_url: database_url.into(),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            max_depth: 15,
+            max_complexity: 20_000,
+            max_body_bytes: 2 * 1024 * 1024,
+            seed_file: None,
+        }
+    }
+
+    /// The database URL with any password replaced, fit for logs.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.redacted_database_url())
+            .field("listen_addr", &self.listen_addr)
+            .field("data_dir", &self.data_dir)
+            .field("max_depth", &self.max_depth)
+            .field("max_complexity", &self.max_complexity)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("seed_file", &self.seed_file)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
+    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+    let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+    match tail {
+        Some(t) => format!("{scheme}://{masked}@{host}/{t}"),
+        None => format!("{scheme}://{masked}@{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(redact_url("postgres://lv:s3cret@db:5432/lv"), "postgres://lv:***@db:5432/lv");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite://data/london-vision.db?mode=rwc"), "sqlite://data/london-vision.db?mode=rwc");
+    }
+}
