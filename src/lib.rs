@@ -4,13 +4,23 @@
 
 /// The pan-London catalogue: queries and rules, no GraphQL types.
 pub mod catalogue;
+/// The command line: serve, migrate, seed, schema.
+pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
 /// Database connection, migration and statement counting.
 pub mod db;
 /// The library's error type and its public codes.
 pub mod error;
+/// The GraphQL adapter: object types, query root, DataLoaders, scalars.
+pub mod graphql;
+/// The HTTP surface: router, GraphiQL, health and metrics.
+pub mod http;
 /// Pan-London analytics as pure functions (trajectories, later the picture).
 pub mod picture;
+/// Building and running the application.
+pub mod startup;
+/// Logging set-up.
+pub mod telemetry;
 /// Parsed value types: periods, slugs, ONS codes and the contract's enumerations.
 pub mod values;

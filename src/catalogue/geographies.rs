@@ -7,7 +7,10 @@ use super::{
     page::{self, Page, PageArgs},
     rows_where_in,
 };
-use crate::{error::AppResult, values::GeographyLevel};
+use crate::{
+    error::{AppError, AppResult},
+    values::GeographyLevel,
+};
 
 /// Filters of the `geographies` list.
 #[derive(Debug, Default, Clone)]
@@ -23,15 +26,23 @@ pub async fn list<C: ConnectionTrait>(db: &C, filter: &GeographyFilter, args: Pa
         select = select.filter(geography::Column::Level.eq(level.as_str()));
     }
     if let Some(parent) = &filter.parent {
-        // An unknown parent code matches nothing: the list is then empty, as for any filter.
-        let parent_id = by_code(db, parent).await?.map_or(-1, |g| g.id);
-        select = select.filter(geography::Column::ParentId.eq(parent_id));
+        let parent = by_code(db, parent)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no geography has the code '{parent}'")))?;
+        select = select.filter(geography::Column::ParentId.eq(parent.id));
     }
     page::fetch(db, select, geography::Column::Id, |m| m.id, args).await
 }
 
 pub async fn by_code<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Option<geography::Model>> {
     Ok(geography::Entity::find().filter(geography::Column::Code.eq(code)).one(db).await?)
+}
+
+pub async fn by_codes<C: ConnectionTrait>(db: &C, codes: &[String]) -> AppResult<Vec<geography::Model>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(geography::Entity::find().filter(geography::Column::Code.is_in(codes.iter().cloned())).all(db).await?)
 }
 
 pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<geography::Model>> {

@@ -86,34 +86,32 @@ pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64], visibility: Visibil
         .await?)
 }
 
-/// The latest current value of each (measure, area): the one for the most recent period.
-pub async fn latest<C: ConnectionTrait>(
+/// The current values of each (measure, area), oldest period first: the series a
+/// commitment is judged on (its first value a baseline, its last the latest).
+pub async fn series<C: ConnectionTrait>(
     db: &C,
     keys: &[(i64, i64)],
     visibility: Visibility,
-) -> AppResult<HashMap<(i64, i64), observation::Model>> {
+) -> AppResult<HashMap<(i64, i64), Vec<observation::Model>>> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let measures: Vec<i64> = keys.iter().map(|k| k.0).collect();
-    let areas: Vec<i64> = keys.iter().map(|k| k.1).collect();
     let rows = observation::Entity::find()
-        .filter(observation::Column::MeasureId.is_in(measures))
-        .filter(observation::Column::GeographyId.is_in(areas))
+        .filter(observation::Column::MeasureId.is_in(keys.iter().map(|k| k.0)))
+        .filter(observation::Column::GeographyId.is_in(keys.iter().map(|k| k.1)))
         .filter(visible(visibility))
         .filter(current(visibility))
         .order_by_asc(observation::Column::PeriodEnd)
         .all(db)
         .await?;
-    let mut latest = HashMap::new();
+    let mut out: HashMap<(i64, i64), Vec<observation::Model>> = HashMap::new();
     for row in rows {
         let key = (row.measure_id, row.geography_id);
         if keys.contains(&key) {
-            // Rows come in period order, so the last one kept is the most recent period.
-            latest.insert(key, row);
+            out.entry(key).or_default().push(row);
         }
     }
-    Ok(latest)
+    Ok(out)
 }
 
 /// Every visible revision of each (measure, area, period), oldest first.

@@ -1,0 +1,181 @@
+//! Per-request DataLoaders. Every relation field asks here, and all the keys asked for in
+//! one tick of the executor are answered with one statement: a list of 33 boroughs with
+//! their parents and organisations costs the same number of statements as a list of 3.
+//!
+//! One loader type serves every relation; each relation has its own key type.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use entity::{case_study, commitment, geography, measure, observation, organisation, priority};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    catalogue::{Visibility, case_studies, geographies, measures, observations, organisations, priorities},
+    error::AppError,
+    values::ReturnStatus,
+};
+
+/// The loader of one request: its database pool and what its caller may see.
+pub struct Loaders {
+    pub db: DatabaseConnection,
+    pub visibility: Visibility,
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
+
+/// A row by primary key.
+macro_rules! by_id {
+    ($key:ident, $model:ty, |$db:ident, $ids:ident, $vis:ident| $fetch:expr) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for Loaders {
+            type Value = $model;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, $model> {
+                let $db = &self.db;
+                let $vis = self.visibility;
+                let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let _ = $vis;
+                let rows: Vec<$model> = $fetch.await.map_err(Arc::new)?;
+                Ok(rows.into_iter().map(|m| ($key(m.id), m)).collect())
+            }
+        }
+    };
+}
+
+/// The rows related to an owner, grouped by the owner's id.
+macro_rules! many {
+    ($key:ident, $model:ty, |$db:ident, $ids:ident, $vis:ident| $fetch:expr, |$row:ident| $owner:expr) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for Loaders {
+            type Value = Vec<$model>;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Vec<$model>> {
+                let $db = &self.db;
+                let $vis = self.visibility;
+                let _ = $vis;
+                let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let mut out: HashMap<$key, Vec<$model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+                for $row in $fetch.await.map_err(Arc::new)? {
+                    let (owner, item) = $owner;
+                    out.entry($key(owner)).or_default().push(item);
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+by_id!(GeographyById, geography::Model, |db, ids, vis| geographies::by_ids(db, &ids));
+by_id!(OrganisationById, organisation::Model, |db, ids, vis| organisations::by_ids(db, &ids));
+by_id!(PriorityById, priority::Model, |db, ids, vis| priorities::by_ids(db, &ids));
+by_id!(CommitmentById, commitment::Model, |db, ids, vis| priorities::commitments_by_ids(db, &ids));
+by_id!(MeasureById, measure::Model, |db, ids, vis| measures::by_ids(db, &ids));
+by_id!(CaseStudyById, case_study::Model, |db, ids, vis| case_studies::by_ids(db, &ids, vis));
+by_id!(ObservationById, observation::Model, |db, ids, vis| observations::by_ids(db, &ids, vis));
+
+many!(ChildrenOf, geography::Model, |db, ids, vis| geographies::children_of(db, &ids), |g| (
+    g.parent_id.unwrap_or_default(),
+    g
+));
+many!(OrganisationsIn, organisation::Model, |db, ids, vis| organisations::in_geographies(db, &ids), |o| (
+    o.geography_id,
+    o
+));
+many!(MembersOf, organisation::Model, |db, ids, vis| organisations::members_of(db, &ids), |pair| pair);
+many!(CommitmentsOfPriority, commitment::Model, |db, ids, vis| priorities::commitments_of_priorities(db, &ids), |c| (
+    c.priority_id,
+    c
+));
+many!(CommitmentsOfMeasure, commitment::Model, |db, ids, vis| priorities::commitments_of_measures(db, &ids), |c| (
+    c.measure_id.unwrap_or_default(),
+    c
+));
+many!(MeasuresOfPriority, measure::Model, |db, ids, vis| measures::of_priorities(db, &ids), |m| (
+    m.priority_id.unwrap_or_default(),
+    m
+));
+many!(CaseStudiesOfPriority, case_study::Model, |db, ids, vis| case_studies::of_priorities(db, &ids, vis), |pair| pair);
+many!(PrioritiesOfCaseStudy, priority::Model, |db, ids, vis| case_studies::priorities_of(db, &ids), |pair| pair);
+many!(GeographiesOfCaseStudy, geography::Model, |db, ids, vis| case_studies::geographies_of(db, &ids), |pair| pair);
+many!(OrganisationsOfCaseStudy, organisation::Model, |db, ids, vis| case_studies::organisations_of(db, &ids), |pair| pair);
+
+/// A geography by its ONS code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GeographyByCode(pub String);
+
+impl Loader<GeographyByCode> for Loaders {
+    type Value = geography::Model;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[GeographyByCode]) -> LoadResult<GeographyByCode, geography::Model> {
+        let codes: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = geographies::by_codes(&self.db, &codes).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|g| (GeographyByCode(g.code.clone()), g)).collect())
+    }
+}
+
+/// The current values of a measure in an area, oldest period first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesOf {
+    pub measure_id: i64,
+    pub geography_id: i64,
+}
+
+impl Loader<SeriesOf> for Loaders {
+    type Value = Vec<observation::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[SeriesOf]) -> LoadResult<SeriesOf, Vec<observation::Model>> {
+        let pairs: Vec<(i64, i64)> = keys.iter().map(|k| (k.measure_id, k.geography_id)).collect();
+        let found = observations::series(&self.db, &pairs, self.visibility).await.map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.get(&(k.measure_id, k.geography_id)).cloned().unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// Every visible revision of a value, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HistoryOf {
+    pub measure_id: i64,
+    pub geography_id: i64,
+    pub period: String,
+}
+
+impl Loader<HistoryOf> for Loaders {
+    type Value = Vec<observation::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[HistoryOf]) -> LoadResult<HistoryOf, Vec<observation::Model>> {
+        let triples: Vec<(i64, i64, String)> =
+            keys.iter().map(|k| (k.measure_id, k.geography_id, k.period.clone())).collect();
+        let mut found = observations::history(&self.db, &triples, self.visibility).await.map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), found.remove(&(k.measure_id, k.geography_id, k.period.clone())).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// The review status of the return that carried a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusOfReturn(pub i64);
+
+impl Loader<StatusOfReturn> for Loaders {
+    type Value = ReturnStatus;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[StatusOfReturn]) -> LoadResult<StatusOfReturn, ReturnStatus> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = observations::return_statuses(&self.db, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, s)| (StatusOfReturn(id), s)).collect())
+    }
+}

@@ -1,0 +1,231 @@
+//! `Measure` and `Observation`: the outcome measures and the values submitted for them.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{measure, observation};
+
+use super::{
+    OrGql,
+    connection::{self, Conn},
+    geography::Geography,
+    ids, loader,
+    loaders::{CommitmentsOfMeasure, GeographyById, HistoryOf, MeasureById, PriorityById, StatusOfReturn},
+    priority::{Commitment, Priority},
+    request,
+    scalars::PeriodScalar,
+};
+use crate::{
+    catalogue::observations,
+    values::{Period, PeriodType, Polarity, ReturnStatus, Unit},
+};
+
+/// An outcome measure the partnership tracks (Table 1 of the strategy). Values are
+/// submitted for it by area and period, and checked against its unit, bounds and period type.
+#[derive(Clone)]
+pub struct Measure(pub measure::Model);
+
+fn parsed<T>(r: Result<T, crate::values::ParseError>) -> Result<T> {
+    r.map_err(|e| async_graphql::Error::new(e.0))
+}
+
+#[Object]
+impl Measure {
+    /// Global ID, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(ids::NodeType::Measure, self.0.id)
+    }
+
+    /// Stable key, e.g. `reception-overweight`; what a return names a measure by.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// Name, word for word from Table 1 of the strategy.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Definition: what is counted, among whom, and how.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Unit of the values.
+    async fn unit(&self) -> Result<Unit> {
+        parsed(Unit::parse(&self.0.unit))
+    }
+
+    /// Whether a higher or lower value is better.
+    async fn polarity(&self) -> Result<Polarity> {
+        parsed(Polarity::parse(&self.0.polarity))
+    }
+
+    /// The one kind of period values are reported for.
+    async fn period_type(&self) -> Result<PeriodType> {
+        parsed(PeriodType::parse(&self.0.period_type))
+    }
+
+    /// Lowest value accepted, if bounded below.
+    async fn min_value(&self) -> Option<f64> {
+        self.0.min_value
+    }
+
+    /// Highest value accepted, if bounded above.
+    async fn max_value(&self) -> Option<f64> {
+        self.0.max_value
+    }
+
+    /// Whether values must be whole numbers (counts).
+    async fn whole_number(&self) -> bool {
+        self.0.whole_number
+    }
+
+    /// The usual source of the data.
+    async fn source(&self) -> Option<&str> {
+        self.0.source.as_deref()
+    }
+
+    /// The priority the measure belongs to; null for the two overall population health measures.
+    async fn priority(&self, ctx: &Context<'_>) -> Result<Option<Priority>> {
+        let Some(id) = self.0.priority_id else { return Ok(None) };
+        Ok(loader(ctx).load_one(PriorityById(id)).await.gql()?.map(Priority))
+    }
+
+    /// Commitments tracked on this measure.
+    async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
+        let rows = loader(ctx).load_one(CommitmentsOfMeasure(self.0.id)).await.gql()?.unwrap_or_default();
+        Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().map(Commitment).collect())
+    }
+
+    /// Current values of this measure, one per area and period: approved values for everyone,
+    /// and values in review for partners too.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn observations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this area (ONS code).")] geography: Option<String>,
+        #[graphql(desc = "Only this period.")] period: Option<PeriodScalar>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Observation>> {
+        let req = request(ctx);
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let page = observations::current_for_measure(
+            &req.db,
+            self.0.id,
+            geography.as_deref(),
+            period.as_ref().map(|p| &p.0),
+            req.visibility,
+            args,
+        )
+        .await
+        .gql()?;
+        Ok(connection::connection(page, Observation))
+    }
+}
+
+/// One revision of a value for a measure, area and period. Values are never overwritten: a
+/// correction is a new revision, and `history` lists every one.
+#[derive(Clone)]
+pub struct Observation(pub observation::Model);
+
+#[Object]
+impl Observation {
+    /// Global ID, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(ids::NodeType::Observation, self.0.id)
+    }
+
+    /// The measure this is a value of.
+    async fn measure(&self, ctx: &Context<'_>) -> Result<Measure> {
+        loader(ctx)
+            .load_one(MeasureById(self.0.measure_id))
+            .await
+            .gql()?
+            .map(Measure)
+            .ok_or_else(|| async_graphql::Error::new("BUG: observation without its measure"))
+    }
+
+    /// The area the value describes.
+    async fn geography(&self, ctx: &Context<'_>) -> Result<Geography> {
+        loader(ctx)
+            .load_one(GeographyById(self.0.geography_id))
+            .await
+            .gql()?
+            .map(Geography)
+            .ok_or_else(|| async_graphql::Error::new("BUG: observation without its geography"))
+    }
+
+    /// The period the value describes.
+    async fn period(&self) -> Result<PeriodScalar> {
+        parsed(Period::parse(&self.0.period)).map(PeriodScalar)
+    }
+
+    /// The value, in the measure's unit.
+    async fn value(&self) -> f64 {
+        self.0.value
+    }
+
+    /// Numerator (events or people counted), for ratios.
+    async fn numerator(&self) -> Option<f64> {
+        self.0.numerator
+    }
+
+    /// Denominator (population at risk), for ratios.
+    async fn denominator(&self) -> Option<f64> {
+        self.0.denominator
+    }
+
+    /// Lower limit of the 95% confidence interval.
+    async fn lower_ci(&self) -> Option<f64> {
+        self.0.lower_ci
+    }
+
+    /// Upper limit of the 95% confidence interval.
+    async fn upper_ci(&self) -> Option<f64> {
+        self.0.upper_ci
+    }
+
+    /// The submitter's note on the value (for example a data quality caveat).
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    /// Review status of the return that carried this revision.
+    async fn status(&self, ctx: &Context<'_>) -> Result<ReturnStatus> {
+        loader(ctx)
+            .load_one(StatusOfReturn(self.0.return_id))
+            .await
+            .gql()?
+            .ok_or_else(|| async_graphql::Error::new("BUG: observation without its return"))
+    }
+
+    /// Revision number: 1 for the first value submitted for this measure, area and period.
+    async fn revision(&self) -> i32 {
+        self.0.revision
+    }
+
+    /// When this revision was submitted.
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+
+    /// Who submitted this revision (the token's subject); shown to partners only.
+    async fn submitted_by(&self, ctx: &Context<'_>) -> Option<&str> {
+        request(ctx).visibility.partner.then_some(self.0.submitted_by.as_str())
+    }
+
+    /// Every revision of this value the caller may see, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<Observation>> {
+        let key = HistoryOf {
+            measure_id: self.0.measure_id,
+            geography_id: self.0.geography_id,
+            period: self.0.period.clone(),
+        };
+        let rows = loader(ctx).load_one(key).await.gql()?.unwrap_or_default();
+        Ok(rows.into_iter().map(Observation).collect())
+    }
+}

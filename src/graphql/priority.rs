@@ -1,0 +1,201 @@
+//! `Priority` and `Commitment`: the ten areas of focus and what the partnership commits to.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use entity::{commitment, observation, priority};
+
+use super::{
+    OrGql, case_study::CaseStudy, connection, ids, loader,
+    loaders::{CaseStudiesOfPriority, CommitmentsOfPriority, GeographyByCode, MeasureById, MeasuresOfPriority, PriorityById, SeriesOf},
+    measure::Measure,
+    scalars::PeriodScalar,
+};
+use crate::{
+    picture::trajectory::{self, Judgement, Point},
+    values::{Period, PeriodType, Polarity, TrajectoryStatus},
+};
+
+/// The ONS code of London, whose values commitments are judged on.
+pub const LONDON: &str = "E12000007";
+
+/// One of the areas of focus for pan-London action (the ten of the London Vision, and any added later).
+#[derive(Clone)]
+pub struct Priority(pub priority::Model);
+
+#[Object]
+impl Priority {
+    /// Global ID, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(ids::NodeType::Priority, self.0.id)
+    }
+
+    /// Stable key, e.g. `childhood-obesity`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// Position in the strategy's list of priorities (1 to 10 for the London Vision).
+    async fn number(&self) -> i32 {
+        self.0.number
+    }
+
+    /// Title, as the strategy words it (e.g. "Reduce childhood obesity").
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The ambition ("Our ambition: ..."), word for word from the strategy.
+    async fn ambition(&self) -> &str {
+        &self.0.ambition
+    }
+
+    /// The challenge the strategy describes for this priority, word for word.
+    async fn challenge(&self) -> Option<&str> {
+        self.0.challenge.as_deref()
+    }
+
+    /// The commitments made under this priority.
+    async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
+        let rows = loader(ctx).load_one(CommitmentsOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
+        let mut rows = rows;
+        rows.sort_by_key(|c| (c.position, c.id));
+        Ok(rows.into_iter().map(Commitment).collect())
+    }
+
+    /// The outcome measures tracked for this priority (Table 1 of the strategy).
+    async fn measures(&self, ctx: &Context<'_>) -> Result<Vec<Measure>> {
+        let mut rows = loader(ctx).load_one(MeasuresOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
+        rows.sort_by_key(|m| (m.position, m.id));
+        Ok(rows.into_iter().map(Measure).collect())
+    }
+
+    /// Case studies of work on this priority.
+    async fn case_studies(&self, ctx: &Context<'_>) -> Result<Vec<CaseStudy>> {
+        let rows = loader(ctx).load_one(CaseStudiesOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
+        Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().map(CaseStudy).collect())
+    }
+}
+
+/// A value for a period: a commitment's baseline or target, or London's latest value.
+#[derive(SimpleObject, Clone)]
+pub struct PeriodValue {
+    /// The value, in the unit of the commitment's measure.
+    pub value: f64,
+    /// The period the value is for; null where the strategy gives none.
+    pub period: Option<PeriodScalar>,
+    /// Where the value comes from.
+    pub note: Option<String>,
+}
+
+/// What the partnership commits to under a priority, with its baseline, target and how
+/// London is doing.
+#[derive(Clone)]
+pub struct Commitment(pub commitment::Model);
+
+impl Commitment {
+    fn stated(value: Option<f64>, period: Option<&String>, note: Option<&String>) -> Option<PeriodValue> {
+        Some(PeriodValue {
+            value: value?,
+            period: period.and_then(|p| Period::parse(p).ok()).map(PeriodScalar),
+            note: note.cloned(),
+        })
+    }
+
+    /// The last day of a stated period, read as the measure's period type or as a calendar year.
+    fn end_of(period: Option<&String>, period_type: PeriodType) -> Option<chrono::NaiveDate> {
+        let period = Period::parse(period?).ok()?;
+        period.bounds(period_type).or_else(|| period.bounds(PeriodType::CalendarYear)).map(|b| b.end)
+    }
+
+    /// London's current values for the commitment's measure, and the measure's period type
+    /// and polarity.
+    async fn london_series(&self, ctx: &Context<'_>) -> Result<Option<(Vec<observation::Model>, PeriodType, Polarity)>> {
+        let Some(measure_id) = self.0.measure_id else { return Ok(None) };
+        let l = loader(ctx);
+        let Some(measure) = l.load_one(MeasureById(measure_id)).await.gql()? else { return Ok(None) };
+        let Some(london) = l.load_one(GeographyByCode(LONDON.to_owned())).await.gql()? else { return Ok(None) };
+        let series = l.load_one(SeriesOf { measure_id, geography_id: london.id }).await.gql()?.unwrap_or_default();
+        let period_type = PeriodType::parse(&measure.period_type).map_err(|e| async_graphql::Error::new(e.0))?;
+        let polarity = Polarity::parse(&measure.polarity).map_err(|e| async_graphql::Error::new(e.0))?;
+        Ok(Some((series, period_type, polarity)))
+    }
+
+    async fn judgement(&self, ctx: &Context<'_>) -> Result<Judgement> {
+        let no_data = Judgement { status: TrajectoryStatus::NoData, progress: None };
+        let Some((series, period_type, polarity)) = self.london_series(ctx).await? else { return Ok(no_data) };
+        let c = &self.0;
+        let point = |value: Option<f64>, period: Option<&String>| {
+            Some(Point { value: value?, at: Self::end_of(period, period_type)? })
+        };
+        let first = series.first().map(|o| Point { value: o.value, at: o.period_end });
+        let latest = series.last().map(|o| Point { value: o.value, at: o.period_end });
+        // A baseline without a period cannot anchor a line; London's first value then does.
+        let baseline = point(c.baseline_value, c.baseline_period.as_ref()).or(first);
+        let target = point(c.target_value, c.target_period.as_ref());
+        Ok(trajectory::judge(baseline, target, latest, polarity))
+    }
+}
+
+#[Object]
+impl Commitment {
+    /// Global ID, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(ids::NodeType::Commitment, self.0.id)
+    }
+
+    /// Stable key, e.g. `childhood-obesity-commitment`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The commitment ("Our commitment: ..."), word for word from the strategy.
+    async fn statement(&self) -> &str {
+        &self.0.statement
+    }
+
+    /// The priority the commitment is made under.
+    async fn priority(&self, ctx: &Context<'_>) -> Result<Priority> {
+        loader(ctx)
+            .load_one(PriorityById(self.0.priority_id))
+            .await
+            .gql()?
+            .map(Priority)
+            .ok_or_else(|| async_graphql::Error::new("BUG: commitment without its priority"))
+    }
+
+    /// The outcome measure progress is tracked on.
+    async fn measure(&self, ctx: &Context<'_>) -> Result<Option<Measure>> {
+        let Some(id) = self.0.measure_id else { return Ok(None) };
+        Ok(loader(ctx).load_one(MeasureById(id)).await.gql()?.map(Measure))
+    }
+
+    /// The value the commitment starts from, as the strategy states it; null where it states none.
+    async fn baseline(&self) -> Option<PeriodValue> {
+        Self::stated(self.0.baseline_value, self.0.baseline_period.as_ref(), self.0.baseline_note.as_ref())
+    }
+
+    /// The value to reach and by when; null where the strategy sets no figure.
+    async fn target(&self) -> Option<PeriodValue> {
+        Self::stated(self.0.target_value, self.0.target_period.as_ref(), self.0.target_note.as_ref())
+    }
+
+    /// London's latest approved value of the measure (partners also see values in review).
+    async fn latest(&self, ctx: &Context<'_>) -> Result<Option<PeriodValue>> {
+        let Some((series, ..)) = self.london_series(ctx).await? else { return Ok(None) };
+        Ok(series.last().map(|o| PeriodValue {
+            value: o.value,
+            period: Period::parse(&o.period).ok().map(PeriodScalar),
+            note: o.note.clone(),
+        }))
+    }
+
+    /// Whether London's latest value is on the straight line from baseline to target.
+    async fn status(&self, ctx: &Context<'_>) -> Result<TrajectoryStatus> {
+        Ok(self.judgement(ctx).await?.status)
+    }
+
+    /// The share of the way from baseline to target London has come: 0 at the baseline, 1 at
+    /// the target, negative when moving away. Null without a baseline or a latest value.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(self.judgement(ctx).await?.progress)
+    }
+}

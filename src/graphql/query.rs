@@ -1,0 +1,198 @@
+//! The query root: look-ups by natural key and the root lists of the catalogue.
+
+use async_graphql::{Context, ID, Object, Result, futures_util::future::join_all};
+
+use super::{
+    OrGql,
+    case_study::CaseStudy,
+    connection::{self, Conn},
+    geography::Geography,
+    loader,
+    loaders::GeographyByCode,
+    measure::Measure,
+    node::{self, Node},
+    organisation::Organisation,
+    priority::{Commitment, Priority},
+    request,
+};
+use crate::{
+    catalogue::{case_studies, geographies, measures, organisations, priorities},
+    error::AppError,
+    values::{GeographyLevel, GssCode, OrganisationKind, Slug},
+};
+
+/// The most IDs `nodes(ids:)` resolves at once.
+const MAX_NODES: usize = 100;
+
+pub struct Query;
+
+fn slug(raw: &str) -> Result<Slug> {
+    Slug::parse(raw).map_err(|e| AppError::BadUserInput(e.0)).gql()
+}
+
+fn gss(raw: &str) -> Result<GssCode> {
+    GssCode::parse(raw).map_err(|e| AppError::BadUserInput(e.0)).gql()
+}
+
+#[Object]
+impl Query {
+    /// Any object by its global ID; null when none exists or the caller may not see it.
+    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID returned by this API.")] id: ID) -> Result<Option<Node>> {
+        node::resolve(ctx, &id).await
+    }
+
+    /// Several objects by global ID, in the order asked (at most 100); null for any not found.
+    #[graphql(complexity = "ids.len() * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, #[graphql(desc = "Global IDs returned by this API.")] ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::BadUserInput(format!("ask for at most {MAX_NODES} IDs at once, not {}", ids.len()))).gql();
+        }
+        // Resolved together, so that their loader keys batch into one statement per type.
+        join_all(ids.iter().map(|id| node::resolve(ctx, id))).await.into_iter().collect()
+    }
+
+    /// Organisations taking part, optionally of one kind.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    async fn organisations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only organisations of this kind.")] kind: Option<OrganisationKind>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Organisation>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let page = organisations::list(&request(ctx).db, kind, args).await.gql()?;
+        Ok(connection::connection(page, Organisation))
+    }
+
+    /// An organisation by its slug (e.g. `camden`, `north-west-london-ics`, `gla`).
+    async fn organisation(&self, ctx: &Context<'_>, #[graphql(desc = "The organisation's slug.")] slug: String) -> Result<Option<Organisation>> {
+        let slug = self::slug(&slug)?;
+        Ok(organisations::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Organisation))
+    }
+
+    /// Areas of London, optionally of one level or inside one parent area.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn geographies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only areas of this level.")] level: Option<GeographyLevel>,
+        #[graphql(desc = "Only areas directly inside this one (its ONS code).")] parent: Option<String>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Geography>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        if let Some(code) = &parent {
+            gss(code)?;
+        }
+        let filter = geographies::GeographyFilter { level, parent };
+        let page = geographies::list(&request(ctx).db, &filter, args).await.gql()?;
+        Ok(connection::connection(page, Geography))
+    }
+
+    /// An area by its ONS GSS code (e.g. `E12000007` London, `E09000007` Camden).
+    async fn geography(&self, ctx: &Context<'_>, #[graphql(desc = "The area's ONS GSS code.")] code: String) -> Result<Option<Geography>> {
+        let code = gss(&code)?;
+        Ok(loader(ctx).load_one(GeographyByCode(code.to_string())).await.gql()?.map(Geography))
+    }
+
+    /// The priorities for pan-London action, in the strategy's order.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    async fn priorities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Priority>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let page = priorities::list(&request(ctx).db, args).await.gql()?;
+        Ok(connection::connection(page, Priority))
+    }
+
+    /// A priority by its slug (e.g. `childhood-obesity`).
+    async fn priority(&self, ctx: &Context<'_>, #[graphql(desc = "The priority's slug.")] slug: String) -> Result<Option<Priority>> {
+        let slug = self::slug(&slug)?;
+        Ok(priorities::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Priority))
+    }
+
+    /// Commitments, optionally under one priority.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    async fn commitments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only commitments under this priority (its slug).")] priority: Option<String>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Commitment>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let priority = priority.map(|p| slug(&p)).transpose()?;
+        let page = priorities::commitments(&request(ctx).db, priority.as_ref().map(Slug::as_str), args).await.gql()?;
+        Ok(connection::connection(page, Commitment))
+    }
+
+    /// Outcome measures, optionally of one priority, in the order of Table 1.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    async fn measures(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only measures of this priority (its slug).")] priority: Option<String>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Measure>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let priority = priority.map(|p| slug(&p)).transpose()?;
+        let page = measures::list(&request(ctx).db, priority.as_ref().map(Slug::as_str), args).await.gql()?;
+        Ok(connection::connection(page, Measure))
+    }
+
+    /// A measure by its slug (e.g. `reception-overweight`).
+    async fn measure(&self, ctx: &Context<'_>, #[graphql(desc = "The measure's slug.")] slug: String) -> Result<Option<Measure>> {
+        let slug = self::slug(&slug)?;
+        Ok(measures::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Measure))
+    }
+
+    /// Case studies, optionally of one priority, in one area (or inside it), or matching words.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn case_studies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only case studies of this priority (its slug).")] priority: Option<String>,
+        #[graphql(desc = "Only case studies in this area or an area inside it (its ONS code).")] geography: Option<String>,
+        #[graphql(desc = "Words to find in the title, summary or body, ignoring case.")] search: Option<String>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<CaseStudy>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        if let Some(p) = &priority {
+            slug(p)?;
+        }
+        if let Some(g) = &geography {
+            gss(g)?;
+        }
+        let req = request(ctx);
+        let filter = case_studies::CaseStudyFilter { priority, geography, search };
+        let page = case_studies::list(&req.db, &filter, req.visibility, args).await.gql()?;
+        Ok(connection::connection(page, CaseStudy))
+    }
+
+    /// A case study by its slug (e.g. `one-croydon`).
+    async fn case_study(&self, ctx: &Context<'_>, #[graphql(desc = "The case study's slug.")] slug: String) -> Result<Option<CaseStudy>> {
+        let slug = self::slug(&slug)?;
+        let req = request(ctx);
+        Ok(case_studies::by_slug(&req.db, slug.as_str(), req.visibility).await.gql()?.map(CaseStudy))
+    }
+}

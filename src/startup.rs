@@ -1,0 +1,86 @@
+//! Building the application: one way to start it, for production and tests alike.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::{
+    catalogue::seed,
+    config::Config,
+    db::Database,
+    graphql,
+    http::{self, AppState},
+};
+
+/// A migrated, seeded database behind a bound listener, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Connects and migrates the database, loads the reference data if the database is
+    /// empty, and binds the listener (port 0 binds a free port).
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let db = Database::connect(&config.database_url).await?;
+        db.migrate().await?;
+        if seed::is_empty(&db.conn).await? {
+            let report = load_seed(&db, config).await?;
+            tracing::info!(?report, "loaded the London Vision reference data into an empty database");
+        }
+        let schema = graphql::build_schema(config.max_depth, config.max_complexity);
+        let state = AppState { schema, db, requests: Arc::default() };
+        let router = http::router(state, config.max_body_bytes);
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("binding {}", config.listen_addr))?;
+        let addr = listener.local_addr()?;
+        Ok(Self { listener, router, addr })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+    }
+}
+
+/// Loads the configured reference data (the built-in London Vision data by default).
+pub async fn load_seed(db: &Database, config: &Config) -> anyhow::Result<seed::SeedReport> {
+    let text = match &config.seed_file {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => seed::LONDON_VISION.to_owned(),
+    };
+    let data = seed::parse(&text)?;
+    seed::load(&db.conn, &data).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
