@@ -40,8 +40,9 @@ impl Database {
         let mut conn = sea_orm::Database::connect(opts).await.context("connecting to the database")?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);
-        conn.set_metric_callback(move |_| {
+        conn.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "london_vision::sql", elapsed = ?info.elapsed, failed = info.failed, sql = %info.statement.sql);
         });
         Ok(Self { conn, statements })
     }

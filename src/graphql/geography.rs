@@ -34,7 +34,7 @@ impl Geography {
 
     /// Level of the area in London's geography.
     async fn level(&self) -> Result<GeographyLevel> {
-        GeographyLevel::parse(&self.0.level).map_err(|e| async_graphql::Error::new(e.0))
+        GeographyLevel::parse(&self.0.level).gql()
     }
 
     /// The area this one lies in; null for London itself.

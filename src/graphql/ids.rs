@@ -59,6 +59,8 @@ pub fn decode(id: &str) -> Result<(NodeType, i64), AppError> {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::{NodeType, decode, encode};
 
     #[test]
@@ -70,7 +72,8 @@ mod tests {
 
     #[test]
     fn anything_else_is_not_an_id() {
-        for bad in ["", "42", "!!!", &encode(NodeType::Measure, 1).replace('M', "m"), "VW5rbm93bjox"] {
+        let encoded = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        for bad in ["", "42", "!!!", &encoded("measure:1"), &encoded("Unknown:1"), &encoded("Measure:x"), &encoded("Measure")] {
             assert!(decode(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -24,10 +24,6 @@ use crate::{
 #[derive(Clone)]
 pub struct Measure(pub measure::Model);
 
-fn parsed<T>(r: Result<T, crate::values::ParseError>) -> Result<T> {
-    r.map_err(|e| async_graphql::Error::new(e.0))
-}
-
 #[Object]
 impl Measure {
     /// Global ID, for `node(id:)`.
@@ -52,17 +48,17 @@ impl Measure {
 
     /// Unit of the values.
     async fn unit(&self) -> Result<Unit> {
-        parsed(Unit::parse(&self.0.unit))
+        Unit::parse(&self.0.unit).gql()
     }
 
     /// Whether a higher or lower value is better.
     async fn polarity(&self) -> Result<Polarity> {
-        parsed(Polarity::parse(&self.0.polarity))
+        Polarity::parse(&self.0.polarity).gql()
     }
 
     /// The one kind of period values are reported for.
     async fn period_type(&self) -> Result<PeriodType> {
-        parsed(PeriodType::parse(&self.0.period_type))
+        PeriodType::parse(&self.0.period_type).gql()
     }
 
     /// Lowest value accepted, if bounded below.
@@ -161,7 +157,7 @@ impl Observation {
 
     /// The period the value describes.
     async fn period(&self) -> Result<PeriodScalar> {
-        parsed(Period::parse(&self.0.period)).map(PeriodScalar)
+        Period::parse(&self.0.period).gql().map(PeriodScalar)
     }
 
     /// The value, in the measure's unit.

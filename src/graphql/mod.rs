@@ -14,10 +14,11 @@ mod priority;
 mod query;
 mod scalars;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder, dataloader::DataLoader,
+    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder,
+    dataloader::{DataLoader, HashMapCache},
 };
 use sea_orm::DatabaseConnection;
 
@@ -48,20 +49,29 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-/// Attaches a request's context and its own DataLoader (a loader's cache lives for one request).
+/// How long a loader waits for more keys before it runs a batch. Keys are asked for while
+/// the executor walks a level of the response; on a multi-threaded runtime the batch timer
+/// runs on another thread, so it must outlast one walk over a page of 100 items.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
+
+/// Attaches a request's context and its own DataLoader. The loader caches what it loaded for
+/// the life of the request only, so a row asked for at two levels is read once and no
+/// request ever sees another's data.
 pub fn with_request_data(request: async_graphql::Request, db: &DatabaseConnection, visibility: Visibility) -> async_graphql::Request {
     let loaders = Loaders { db: db.clone(), visibility };
-    request
-        .data(RequestContext { db: db.clone(), visibility })
-        .data(DataLoader::new(loaders, tokio::spawn))
+    let loader: RequestLoader = DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(BATCH_WINDOW);
+    request.data(RequestContext { db: db.clone(), visibility }).data(loader)
 }
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
-fn loader<'a>(ctx: &Context<'a>) -> &'a DataLoader<Loaders> {
-    ctx.data_unchecked::<DataLoader<Loaders>>()
+/// The DataLoader of one request, with its cache.
+type RequestLoader = DataLoader<Loaders, HashMapCache>;
+
+fn loader<'a>(ctx: &Context<'a>) -> &'a RequestLoader {
+    ctx.data_unchecked::<RequestLoader>()
 }
 
 /// Converts the library's errors to GraphQL errors with their `extensions.code`.
@@ -72,6 +82,13 @@ trait OrGql<T> {
 impl<T> OrGql<T> for Result<T, AppError> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| e.extend())
+    }
+}
+
+/// A stored value that no longer parses is the server's fault, never the caller's.
+impl<T> OrGql<T> for Result<T, crate::values::ParseError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| AppError::Internal(format!("a stored value does not parse: {e}"))).gql()
     }
 }
 

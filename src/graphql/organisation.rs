@@ -34,7 +34,7 @@ impl Organisation {
 
     /// What kind of body this is.
     async fn kind(&self) -> Result<OrganisationKind> {
-        OrganisationKind::parse(&self.0.kind).map_err(|e| async_graphql::Error::new(e.0))
+        OrganisationKind::parse(&self.0.kind).gql()
     }
 
     /// What the organisation does in the partnership.

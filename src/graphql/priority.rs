@@ -114,8 +114,8 @@ impl Commitment {
         let Some(measure) = l.load_one(MeasureById(measure_id)).await.gql()? else { return Ok(None) };
         let Some(london) = l.load_one(GeographyByCode(LONDON.to_owned())).await.gql()? else { return Ok(None) };
         let series = l.load_one(SeriesOf { measure_id, geography_id: london.id }).await.gql()?.unwrap_or_default();
-        let period_type = PeriodType::parse(&measure.period_type).map_err(|e| async_graphql::Error::new(e.0))?;
-        let polarity = Polarity::parse(&measure.polarity).map_err(|e| async_graphql::Error::new(e.0))?;
+        let period_type = PeriodType::parse(&measure.period_type).gql()?;
+        let polarity = Polarity::parse(&measure.polarity).gql()?;
         Ok(Some((series, period_type, polarity)))
     }
 

@@ -1,0 +1,49 @@
+//! Relations are batched per request: the statement count does not grow with the list.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Runs `query` with `$n` and returns how many SQL statements it cost.
+async fn cost(app: &TestApp, query: &str, n: usize) -> u64 {
+    let before = app.statements_run().await;
+    let data = app.data(query, json!({ "n": n })).await;
+    let after = app.statements_run().await;
+    assert!(data.get("errors").is_none());
+    after - before
+}
+
+// The server runs on a multi-threaded runtime, as in production, where a loader's batch
+// timer runs on another thread than the executor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_33_boroughs_with_parents_and_organisations_costs_the_same_statements_as_a_list_of_3() {
+    let app = spawn_app().await;
+    let query = r#"query($n: Int!) { geographies(level: BOROUGH, first: $n) {
+        nodes { code name parent { code name } organisations { slug name } } } }"#;
+    let three = cost(&app, query, 3).await;
+    let all = cost(&app, query, 33).await;
+    assert_eq!(three, all, "3 boroughs cost {three} statements, 33 cost {all}");
+    // The count, the page, one batch of parents and one of organisations.
+    assert_eq!(all, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeper_relations_cost_a_bounded_number_of_statements_whatever_the_list_length() {
+    let app = spawn_app().await;
+    // Each relation level is one batch, read once per request. Where the executor takes
+    // longer than the loader's batch window to walk a level (a debug build walking 33
+    // items), that level may split into two batches; the count stays small and never
+    // approaches one statement per row (33 boroughs x 5 relations).
+    let boroughs = r#"query($n: Int!) { geographies(level: BOROUGH, first: $n) {
+        nodes { code parent { code parent { code } } organisations { slug members { slug } geography { code } } children { code } } } }"#;
+    for n in [3, 33] {
+        let c = cost(&app, boroughs, n).await;
+        assert!(c <= 16, "{n} boroughs cost {c} statements");
+    }
+    let priorities = r#"query($n: Int!) { priorities(first: $n) { nodes { slug measures { slug commitments { slug } }
+        commitments { status measure { slug } priority { slug } } caseStudies { slug organisations { slug } geographies { code } } } } }"#;
+    for n in [2, 10] {
+        let c = cost(&app, priorities, n).await;
+        assert!(c <= 24, "{n} priorities cost {c} statements");
+    }
+}

@@ -1,0 +1,94 @@
+//! GraphQL over HTTP, GraphiQL, health, limits and error codes.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{error_codes, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn queries_can_be_sent_with_get() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", "{ priority(slug: \"air-quality\") { number } }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["priority"]["number"], 4);
+}
+
+#[tokio::test]
+async fn a_mutation_sent_with_get_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", "mutation { anything }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn a_browser_opening_graphql_gets_graphiql() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    let page = response.text().await.expect("text");
+    assert!(page.contains("graphiql") && page.contains("/graphql"), "a GraphiQL page pointed at the API");
+}
+
+#[tokio::test]
+async fn healthz_reports_a_reachable_database() {
+    let app = spawn_app().await;
+    let response = app.client.get(format!("{}/healthz", app.address)).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body, json!({ "status": "ok", "database": "ok" }));
+}
+
+#[tokio::test]
+async fn malformed_and_invalid_queries_are_bad_user_input() {
+    let app = spawn_app().await;
+    for query in ["{ priorities {", "{ noSuchField }", r#"{ measure(slug: "suicide-rate") { observations(period: "2020/23") { totalCount } } }"#] {
+        let body = app.graphql(query, json!({})).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn queries_beyond_the_configured_depth_or_complexity_are_refused() {
+    let app = spawn_app_with(|c| {
+        c.max_depth = 6;
+        c.max_complexity = 500;
+    })
+    .await;
+    let deep = "{ priorities { nodes { commitments { priority { commitments { priority { slug } } } } } } }";
+    let body = app.graphql(deep, json!({})).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+    // 100 geographies x 100 organisations' members would be 10,000 rows.
+    let wide = "{ geographies(first: 100) { nodes { code organisations { slug members { slug } } } } }";
+    let body = app.graphql(wide, json!({})).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+    let small = "{ geographies(first: 5) { nodes { code } } }";
+    assert!(app.graphql(small, json!({})).await.get("errors").is_none());
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let response = app.client.get(format!("{}/healthz", app.address)).send().await.expect("sent");
+    assert!(response.headers().get("x-request-id").is_some());
+}

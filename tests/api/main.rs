@@ -1,0 +1,11 @@
+//! Black-box tests of the partner API over HTTP, against a spawned application.
+
+mod batching;
+mod catalogue;
+mod helpers;
+mod http;
+mod nodes;
+mod observations;
+mod pagination;
+mod schema;
+mod source_fidelity;

@@ -1,0 +1,67 @@
+//! Relay connections: cursors, bounded pages, both directions.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{error_codes, spawn_app};
+
+const BOROUGHS: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+  geographies(level: BOROUGH, first: $first, after: $after, last: $last, before: $before) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { code } } nodes { code } } }"#;
+
+fn codes(page: &Value) -> Vec<String> {
+    page["nodes"].as_array().expect("nodes").iter().map(|n| n["code"].as_str().expect("code").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn following_end_cursors_walks_every_borough_once() {
+    let app = spawn_app().await;
+    let mut after = Value::Null;
+    let mut seen = Vec::new();
+    loop {
+        let data = app.data(BOROUGHS, json!({ "first": 10, "after": after })).await;
+        let page = &data["geographies"];
+        assert_eq!(page["totalCount"], 33);
+        let edges: Vec<String> = page["edges"].as_array().expect("edges").iter().map(|e| e["node"]["code"].as_str().expect("code").to_owned()).collect();
+        assert_eq!(edges, codes(page), "edges and nodes agree");
+        assert_eq!(page["pageInfo"]["hasPreviousPage"], !seen.is_empty());
+        seen.extend(codes(page));
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let expected: Vec<String> = (1..=33).map(|n| format!("E090000{n:02}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn last_and_before_page_backwards() {
+    let app = spawn_app().await;
+    let data = app.data(BOROUGHS, json!({ "last": 3 })).await;
+    assert_eq!(codes(&data["geographies"]), ["E09000031", "E09000032", "E09000033"]);
+    assert_eq!(data["geographies"]["pageInfo"]["hasPreviousPage"], true);
+    let before = data["geographies"]["pageInfo"]["startCursor"].clone();
+    let data = app.data(BOROUGHS, json!({ "last": 2, "before": before })).await;
+    assert_eq!(codes(&data["geographies"]), ["E09000029", "E09000030"]);
+    assert_eq!(data["geographies"]["pageInfo"]["hasNextPage"], true);
+}
+
+#[tokio::test]
+async fn an_oversized_page_is_an_error_not_a_truncated_list() {
+    let app = spawn_app().await;
+    for vars in [json!({ "first": 101 }), json!({ "last": 500 }), json!({ "first": -1 }), json!({ "first": 5, "last": 5 })] {
+        let body = app.graphql(BOROUGHS, vars.clone()).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{vars}: {body}");
+        assert_eq!(body["data"], Value::Null, "nothing is returned for {vars}");
+    }
+    let body = app.graphql(BOROUGHS, json!({ "first": 100 })).await;
+    assert_eq!(body["data"]["geographies"]["nodes"].as_array().map(Vec::len), Some(33));
+}
+
+#[tokio::test]
+async fn a_cursor_that_is_not_ours_is_bad_input() {
+    let app = spawn_app().await;
+    let body = app.graphql(BOROUGHS, json!({ "first": 2, "after": "not-a-cursor" })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+}
