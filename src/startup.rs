@@ -31,7 +31,8 @@ impl Application {
             tracing::info!(?report, "loaded the London Vision reference data into an empty database");
         }
         let schema = graphql::build_schema(config.max_depth, config.max_complexity);
-        let state = AppState { schema, db, requests: Arc::default() };
+        let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
+        let state = AppState { schema, db, requests: Arc::default(), batch_window };
         let router = http::router(state, config.max_body_bytes);
         let listener = TcpListener::bind(config.listen_addr)
             .await

@@ -49,17 +49,22 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-/// How long a loader waits for more keys before it runs a batch. Keys are asked for while
-/// the executor walks a level of the response; on a multi-threaded runtime the batch timer
-/// runs on another thread, so it must outlast one walk over a page of 100 items.
-const BATCH_WINDOW: Duration = Duration::from_millis(2);
-
 /// Attaches a request's context and its own DataLoader. The loader caches what it loaded for
 /// the life of the request only, so a row asked for at two levels is read once and no
 /// request ever sees another's data.
-pub fn with_request_data(request: async_graphql::Request, db: &DatabaseConnection, visibility: Visibility) -> async_graphql::Request {
+///
+/// `batch_window` is how long the loader waits for more keys before it runs a batch. Keys
+/// are asked for while the executor walks one level of the response, and on a
+/// multi-threaded runtime the batch timer runs on another thread: the window must outlast
+/// one walk over a page, or that level is read in two statements instead of one.
+pub fn with_request_data(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+    visibility: Visibility,
+    batch_window: Duration,
+) -> async_graphql::Request {
     let loaders = Loaders { db: db.clone(), visibility };
-    let loader: RequestLoader = DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(BATCH_WINDOW);
+    let loader: RequestLoader = DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     request.data(RequestContext { db: db.clone(), visibility }).data(loader)
 }
 

@@ -17,7 +17,7 @@ use super::AppState;
 use crate::{catalogue::Visibility, error::AppError, graphql::with_request_data};
 
 async fn execute(state: &AppState, request: Request) -> Response {
-    let request = with_request_data(request, &state.db.conn, Visibility::default());
+    let request = with_request_data(request, &state.db.conn, Visibility::default(), state.batch_window);
     state.schema.execute(request).await
 }
 

@@ -35,6 +35,7 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: Database,
     pub requests: Arc<AtomicU64>,
+    pub batch_window: Duration,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
