@@ -9,7 +9,12 @@ use clap::Args;
 #[derive(Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://PATH?mode=rwc` (embedded, the default) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/london-vision.db?mode=rwc", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/london-vision.db?mode=rwc",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Address the HTTP server binds to.

@@ -34,9 +34,8 @@ impl Application {
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let state = AppState { schema, db, requests: Arc::default(), batch_window };
         let router = http::router(state, config.max_body_bytes);
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .with_context(|| format!("binding {}", config.listen_addr))?;
+        let listener =
+            TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;
         let addr = listener.local_addr()?;
         Ok(Self { listener, router, addr })
     }

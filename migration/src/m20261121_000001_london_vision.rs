@@ -64,9 +64,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(OrganisationMembers::OrganisationId))
                 .col(big_integer(OrganisationMembers::MemberId))
                 .primary_key(
-                    Index::create()
-                        .col(OrganisationMembers::OrganisationId)
-                        .col(OrganisationMembers::MemberId),
+                    Index::create().col(OrganisationMembers::OrganisationId).col(OrganisationMembers::MemberId),
                 )
                 .foreign_key(
                     ForeignKey::create()
@@ -311,9 +309,33 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        link_table(m, CaseStudyPriorities::Table, CaseStudyPriorities::CaseStudyId, CaseStudyPriorities::PriorityId, Priorities::Table, Priorities::Id).await?;
-        link_table(m, CaseStudyGeographies::Table, CaseStudyGeographies::CaseStudyId, CaseStudyGeographies::GeographyId, Geographies::Table, Geographies::Id).await?;
-        link_table(m, CaseStudyOrganisations::Table, CaseStudyOrganisations::CaseStudyId, CaseStudyOrganisations::OrganisationId, Organisations::Table, Organisations::Id).await?;
+        link_table(
+            m,
+            CaseStudyPriorities::Table,
+            CaseStudyPriorities::CaseStudyId,
+            CaseStudyPriorities::PriorityId,
+            Priorities::Table,
+            Priorities::Id,
+        )
+        .await?;
+        link_table(
+            m,
+            CaseStudyGeographies::Table,
+            CaseStudyGeographies::CaseStudyId,
+            CaseStudyGeographies::GeographyId,
+            Geographies::Table,
+            Geographies::Id,
+        )
+        .await?;
+        link_table(
+            m,
+            CaseStudyOrganisations::Table,
+            CaseStudyOrganisations::CaseStudyId,
+            CaseStudyOrganisations::OrganisationId,
+            Organisations::Table,
+            Organisations::Id,
+        )
+        .await?;
 
         // Who did what, when, with the record before and after (JSON text), written in the
         // same transaction as the change it describes.
@@ -332,7 +354,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, AuditEvents::Table, "ix_audit_events_entity", &[AuditEvents::EntityType, AuditEvents::EntityId]).await?;
+        index(m, AuditEvents::Table, "ix_audit_events_entity", &[AuditEvents::EntityType, AuditEvents::EntityId])
+            .await?;
 
         m.create_table(
             Table::create()
@@ -388,17 +411,13 @@ where
             .col(big_integer(case_study_col))
             .col(big_integer(other_col))
             .primary_key(Index::create().col(case_study_col).col(other_col))
-            .foreign_key(
-                ForeignKey::create()
-                    .from(table, case_study_col)
-                    .to(CaseStudies::Table, CaseStudies::Id),
-            )
+            .foreign_key(ForeignKey::create().from(table, case_study_col).to(CaseStudies::Table, CaseStudies::Id))
             .foreign_key(ForeignKey::create().from(table, other_col).to(other_table, other_id))
             .to_owned(),
     )
     .await?;
     let mut ix = Index::create();
-    ix.name(format!("ix_{}_other", table.into_iden().to_string())).table(table).col(other_col);
+    ix.name(format!("ix_{}_other", table.into_iden())).table(table).col(other_col);
     m.create_index(ix.to_owned()).await
 }
 

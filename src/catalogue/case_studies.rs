@@ -95,12 +95,20 @@ pub fn subtree_ids(all: &[geography::Model], root: i64) -> Vec<i64> {
     ids
 }
 
-pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str, visibility: Visibility) -> AppResult<Option<case_study::Model>> {
+pub async fn by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+    visibility: Visibility,
+) -> AppResult<Option<case_study::Model>> {
     let found = case_study::Entity::find().filter(case_study::Column::Slug.eq(slug)).one(db).await?;
     Ok(found.filter(|c| c.published || visibility.partner))
 }
 
-pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64], visibility: Visibility) -> AppResult<Vec<case_study::Model>> {
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    visibility: Visibility,
+) -> AppResult<Vec<case_study::Model>> {
     let rows = rows_where_in::<case_study::Entity, _>(db, case_study::Column::Id, ids).await?;
     Ok(rows.into_iter().filter(|c| c.published || visibility.partner).collect())
 }
@@ -111,40 +119,49 @@ pub async fn of_priorities<C: ConnectionTrait>(
     priority_ids: &[i64],
     visibility: Visibility,
 ) -> AppResult<Vec<(i64, case_study::Model)>> {
-    let links = rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::PriorityId, priority_ids).await?;
+    let links =
+        rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::PriorityId, priority_ids)
+            .await?;
     let ids: Vec<i64> = links.iter().map(|l| l.case_study_id).collect();
     let studies: HashMap<i64, case_study::Model> =
         by_ids(db, &ids, visibility).await?.into_iter().map(|c| (c.id, c)).collect();
-    Ok(links
-        .into_iter()
-        .filter_map(|l| studies.get(&l.case_study_id).map(|c| (l.priority_id, c.clone())))
-        .collect())
+    Ok(links.into_iter().filter_map(|l| studies.get(&l.case_study_id).map(|c| (l.priority_id, c.clone()))).collect())
 }
 
 /// The priorities of each case study, as (case study id, priority) pairs.
 pub async fn priorities_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, entity::priority::Model)>> {
-    let links = rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::CaseStudyId, ids).await?;
+    let links =
+        rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::CaseStudyId, ids).await?;
     let targets = priorities::by_ids(db, &links.iter().map(|l| l.priority_id).collect::<Vec<_>>()).await?;
     Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.priority_id)), targets, |p| p.id))
 }
 
 /// The geographies of each case study, as (case study id, geography) pairs.
 pub async fn geographies_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, geography::Model)>> {
-    let links = rows_where_in::<case_study_geography::Entity, _>(db, case_study_geography::Column::CaseStudyId, ids).await?;
+    let links =
+        rows_where_in::<case_study_geography::Entity, _>(db, case_study_geography::Column::CaseStudyId, ids).await?;
     let targets = geographies::by_ids(db, &links.iter().map(|l| l.geography_id).collect::<Vec<_>>()).await?;
     Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.geography_id)), targets, |g| g.id))
 }
 
 /// The organisations of each case study, as (case study id, organisation) pairs.
-pub async fn organisations_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, entity::organisation::Model)>> {
+pub async fn organisations_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> AppResult<Vec<(i64, entity::organisation::Model)>> {
     let links =
-        rows_where_in::<case_study_organisation::Entity, _>(db, case_study_organisation::Column::CaseStudyId, ids).await?;
+        rows_where_in::<case_study_organisation::Entity, _>(db, case_study_organisation::Column::CaseStudyId, ids)
+            .await?;
     let targets = organisations::by_ids(db, &links.iter().map(|l| l.organisation_id).collect::<Vec<_>>()).await?;
     Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.organisation_id)), targets, |o| o.id))
 }
 
 /// Joins (owner, target id) links to the target rows, keeping the links' order.
-fn pair_up<T: Clone>(links: impl Iterator<Item = (i64, i64)>, targets: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<(i64, T)> {
+fn pair_up<T: Clone>(
+    links: impl Iterator<Item = (i64, i64)>,
+    targets: Vec<T>,
+    id: impl Fn(&T) -> i64,
+) -> Vec<(i64, T)> {
     let by_id: HashMap<i64, T> = targets.into_iter().map(|t| (id(&t), t)).collect();
     links.filter_map(|(owner, target)| by_id.get(&target).map(|t| (owner, t.clone()))).collect()
 }

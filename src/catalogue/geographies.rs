@@ -20,7 +20,11 @@ pub struct GeographyFilter {
     pub parent: Option<String>,
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, filter: &GeographyFilter, args: PageArgs) -> AppResult<Page<geography::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &GeographyFilter,
+    args: PageArgs,
+) -> AppResult<Page<geography::Model>> {
     let mut select: Select<geography::Entity> = geography::Entity::find();
     if let Some(level) = filter.level {
         select = select.filter(geography::Column::Level.eq(level.as_str()));

@@ -9,7 +9,11 @@ use super::{
 };
 use crate::error::AppResult;
 
-pub async fn list<C: ConnectionTrait>(db: &C, priority: Option<&str>, args: PageArgs) -> AppResult<Page<measure::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    priority: Option<&str>,
+    args: PageArgs,
+) -> AppResult<Page<measure::Model>> {
     let mut select = measure::Entity::find();
     if let Some(slug) = priority {
         let p = priorities::require_by_slug(db, slug).await?;

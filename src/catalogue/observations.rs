@@ -75,7 +75,11 @@ pub async fn current_for_measure<C: ConnectionTrait>(
     page::fetch(db, select, observation::Column::Id, |m| m.id, args).await
 }
 
-pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64], visibility: Visibility) -> AppResult<Vec<observation::Model>> {
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    visibility: Visibility,
+) -> AppResult<Vec<observation::Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -152,4 +156,3 @@ pub async fn return_statuses<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResu
         })
         .collect()
 }
-

@@ -11,7 +11,11 @@ use super::{
 };
 use crate::{error::AppResult, values::OrganisationKind};
 
-pub async fn list<C: ConnectionTrait>(db: &C, kind: Option<OrganisationKind>, args: PageArgs) -> AppResult<Page<organisation::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    kind: Option<OrganisationKind>,
+    args: PageArgs,
+) -> AppResult<Page<organisation::Model>> {
     let mut select = organisation::Entity::find();
     if let Some(kind) = kind {
         select = select.filter(organisation::Column::Kind.eq(kind.as_str()));
@@ -34,12 +38,10 @@ pub async fn in_geographies<C: ConnectionTrait>(db: &C, geography_ids: &[i64]) -
 
 /// The members of each organisation, as (organisation id, member) pairs.
 pub async fn members_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, organisation::Model)>> {
-    let links = rows_where_in::<organisation_member::Entity, _>(db, organisation_member::Column::OrganisationId, ids).await?;
+    let links =
+        rows_where_in::<organisation_member::Entity, _>(db, organisation_member::Column::OrganisationId, ids).await?;
     let member_ids: Vec<i64> = links.iter().map(|l| l.member_id).collect();
     let members: HashMap<i64, organisation::Model> =
         by_ids(db, &member_ids).await?.into_iter().map(|m| (m.id, m)).collect();
-    Ok(links
-        .into_iter()
-        .filter_map(|l| members.get(&l.member_id).map(|m| (l.organisation_id, m.clone())))
-        .collect())
+    Ok(links.into_iter().filter_map(|l| members.get(&l.member_id).map(|m| (l.organisation_id, m.clone()))).collect())
 }

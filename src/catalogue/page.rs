@@ -48,9 +48,7 @@ impl PageArgs {
             }
         };
         match (self.first, self.last) {
-            (Some(_), Some(_)) => Err(AppError::BadUserInput(
-                "pass either `first` or `last`, not both".into(),
-            )),
+            (Some(_), Some(_)) => Err(AppError::BadUserInput("pass either `first` or `last`, not both".into())),
             (Some(n), None) => Ok((check("first", n)?, Direction::Forward)),
             (None, Some(n)) => Ok((check("last", n)?, Direction::Backward)),
             // Without a size, a page is as large as allowed: forwards, or backwards from `before`.
@@ -98,12 +96,7 @@ where
         Direction::Forward => (args.after.is_some(), more),
         Direction::Backward => (more, args.before.is_some()),
     };
-    Ok(Page {
-        items: rows.into_iter().map(|m| (key(&m), m)).collect(),
-        has_previous_page,
-        has_next_page,
-        total_count,
-    })
+    Ok(Page { items: rows.into_iter().map(|m| (key(&m), m)).collect(), has_previous_page, has_next_page, total_count })
 }
 
 #[cfg(test)]

@@ -26,7 +26,11 @@ pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<pr
     rows_where_in::<priority::Entity, _>(db, priority::Column::Id, ids).await
 }
 
-pub async fn commitments<C: ConnectionTrait>(db: &C, priority: Option<&str>, args: PageArgs) -> AppResult<Page<commitment::Model>> {
+pub async fn commitments<C: ConnectionTrait>(
+    db: &C,
+    priority: Option<&str>,
+    args: PageArgs,
+) -> AppResult<Page<commitment::Model>> {
     let mut select = commitment::Entity::find();
     if let Some(slug) = priority {
         let p = require_by_slug(db, slug).await?;

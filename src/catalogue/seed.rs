@@ -151,7 +151,10 @@ fn check(data: &SeedData) -> Result<(), String> {
             (Some(p), Some(parent_level)) => {
                 // Parents come before their children in the file.
                 if codes.get(p.as_str()) != Some(&parent_level) {
-                    return Err(format!("{} ({level}) needs a parent {parent_level} listed before it, not '{p}'", g.code));
+                    return Err(format!(
+                        "{} ({level}) needs a parent {parent_level} listed before it, not '{p}'",
+                        g.code
+                    ));
                 }
             }
             _ => return Err(format!("{} ({level}) has the wrong kind of parent", g.code)),
@@ -188,7 +191,11 @@ fn check(data: &SeedData) -> Result<(), String> {
         for c in &p.commitments {
             Slug::parse(&c.slug).map_err(err)?;
             let period_type = match &c.measure {
-                Some(m) => Some(*measure_types.get(m.as_str()).ok_or(format!("commitment {} names an unknown measure {m}", c.slug))?),
+                Some(m) => Some(
+                    *measure_types
+                        .get(m.as_str())
+                        .ok_or(format!("commitment {} names an unknown measure {m}", c.slug))?,
+                ),
                 None => None,
             };
             for v in [&c.baseline, &c.target].into_iter().flatten() {
@@ -196,10 +203,11 @@ fn check(data: &SeedData) -> Result<(), String> {
                     let period = Period::parse(text).map_err(err)?;
                     // A target year may be a calendar year even for a measure reported by
                     // financial year ("by 2030"), so only the grammar is checked for those.
-                    if let Some(t) = period_type {
-                        if !period.fits(t) && !period.fits(PeriodType::CalendarYear) {
-                            return Err(format!("commitment {}: {text} is not a {t} period", c.slug));
-                        }
+                    if let Some(t) = period_type
+                        && !period.fits(t)
+                        && !period.fits(PeriodType::CalendarYear)
+                    {
+                        return Err(format!("commitment {}: {text} is not a {t} period", c.slug));
                     }
                 }
             }
@@ -405,10 +413,18 @@ async fn link_case_studies<C: ConnectionTrait>(
     areas: &HashMap<String, i64>,
     orgs: &HashMap<String, i64>,
 ) -> anyhow::Result<usize> {
-    let have_p: HashSet<(i64, i64)> =
-        case_study_priority::Entity::find().all(tx).await?.into_iter().map(|l| (l.case_study_id, l.priority_id)).collect();
-    let have_g: HashSet<(i64, i64)> =
-        case_study_geography::Entity::find().all(tx).await?.into_iter().map(|l| (l.case_study_id, l.geography_id)).collect();
+    let have_p: HashSet<(i64, i64)> = case_study_priority::Entity::find()
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|l| (l.case_study_id, l.priority_id))
+        .collect();
+    let have_g: HashSet<(i64, i64)> = case_study_geography::Entity::find()
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|l| (l.case_study_id, l.geography_id))
+        .collect();
     let have_o: HashSet<(i64, i64)> = case_study_organisation::Entity::find()
         .all(tx)
         .await?

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::case_study;
 
 use super::{
-    OrGql, geography::Geography, ids, loader,
+    OrGql,
+    geography::Geography,
+    ids, loader,
     loaders::{GeographiesOfCaseStudy, OrganisationsOfCaseStudy, PrioritiesOfCaseStudy},
     organisation::Organisation,
     priority::Priority,

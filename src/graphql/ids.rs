@@ -73,7 +73,9 @@ mod tests {
     #[test]
     fn anything_else_is_not_an_id() {
         let encoded = |text: &str| URL_SAFE_NO_PAD.encode(text);
-        for bad in ["", "42", "!!!", &encoded("measure:1"), &encoded("Unknown:1"), &encoded("Measure:x"), &encoded("Measure")] {
+        for bad in
+            ["", "42", "!!!", &encoded("measure:1"), &encoded("Unknown:1"), &encoded("Measure:x"), &encoded("Measure")]
+        {
             assert!(decode(bad).is_err(), "{bad:?} should be refused");
         }
     }

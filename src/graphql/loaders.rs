@@ -104,7 +104,9 @@ many!(MeasuresOfPriority, measure::Model, |db, ids, vis| measures::of_priorities
 many!(CaseStudiesOfPriority, case_study::Model, |db, ids, vis| case_studies::of_priorities(db, &ids, vis), |pair| pair);
 many!(PrioritiesOfCaseStudy, priority::Model, |db, ids, vis| case_studies::priorities_of(db, &ids), |pair| pair);
 many!(GeographiesOfCaseStudy, geography::Model, |db, ids, vis| case_studies::geographies_of(db, &ids), |pair| pair);
-many!(OrganisationsOfCaseStudy, organisation::Model, |db, ids, vis| case_studies::organisations_of(db, &ids), |pair| pair);
+many!(OrganisationsOfCaseStudy, organisation::Model, |db, ids, vis| case_studies::organisations_of(db, &ids), |pair| {
+    pair
+});
 
 /// A geography by its ONS code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -135,10 +137,7 @@ impl Loader<SeriesOf> for Loaders {
     async fn load(&self, keys: &[SeriesOf]) -> LoadResult<SeriesOf, Vec<observation::Model>> {
         let pairs: Vec<(i64, i64)> = keys.iter().map(|k| (k.measure_id, k.geography_id)).collect();
         let found = observations::series(&self.db, &pairs, self.visibility).await.map_err(Arc::new)?;
-        Ok(keys
-            .iter()
-            .map(|k| (*k, found.get(&(k.measure_id, k.geography_id)).cloned().unwrap_or_default()))
-            .collect())
+        Ok(keys.iter().map(|k| (*k, found.get(&(k.measure_id, k.geography_id)).cloned().unwrap_or_default())).collect())
     }
 }
 

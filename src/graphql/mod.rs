@@ -64,7 +64,8 @@ pub fn with_request_data(
     batch_window: Duration,
 ) -> async_graphql::Request {
     let loaders = Loaders { db: db.clone(), visibility };
-    let loader: RequestLoader = DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
+    let loader: RequestLoader =
+        DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     request.data(RequestContext { db: db.clone(), visibility }).data(loader)
 }
 

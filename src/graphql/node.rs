@@ -8,7 +8,9 @@ use super::{
     geography::Geography,
     ids::{self, NodeType},
     loader,
-    loaders::{CaseStudyById, CommitmentById, GeographyById, MeasureById, ObservationById, OrganisationById, PriorityById},
+    loaders::{
+        CaseStudyById, CommitmentById, GeographyById, MeasureById, ObservationById, OrganisationById, PriorityById,
+    },
     measure::{Measure, Observation},
     organisation::Organisation,
     priority::{Commitment, Priority},
@@ -32,12 +34,16 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let (node_type, key) = ids::decode(id).gql()?;
     let l = loader(ctx);
     Ok(match node_type {
-        NodeType::Organisation => l.load_one(OrganisationById(key)).await.gql()?.map(|m| Node::Organisation(Organisation(m))),
+        NodeType::Organisation => {
+            l.load_one(OrganisationById(key)).await.gql()?.map(|m| Node::Organisation(Organisation(m)))
+        }
         NodeType::Geography => l.load_one(GeographyById(key)).await.gql()?.map(|m| Node::Geography(Geography(m))),
         NodeType::Priority => l.load_one(PriorityById(key)).await.gql()?.map(|m| Node::Priority(Priority(m))),
         NodeType::Commitment => l.load_one(CommitmentById(key)).await.gql()?.map(|m| Node::Commitment(Commitment(m))),
         NodeType::Measure => l.load_one(MeasureById(key)).await.gql()?.map(|m| Node::Measure(Measure(m))),
-        NodeType::Observation => l.load_one(ObservationById(key)).await.gql()?.map(|m| Node::Observation(Observation(m))),
+        NodeType::Observation => {
+            l.load_one(ObservationById(key)).await.gql()?.map(|m| Node::Observation(Observation(m)))
+        }
         NodeType::CaseStudy => l.load_one(CaseStudyById(key)).await.gql()?.map(|m| Node::CaseStudy(CaseStudy(m))),
     })
 }

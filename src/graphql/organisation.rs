@@ -4,7 +4,9 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::organisation;
 
 use super::{
-    OrGql, connection, geography::Geography, ids, loader,
+    OrGql, connection,
+    geography::Geography,
+    ids, loader,
     loaders::{GeographyById, MembersOf},
 };
 use crate::values::OrganisationKind;

@@ -4,8 +4,13 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{commitment, observation, priority};
 
 use super::{
-    OrGql, case_study::CaseStudy, connection, ids, loader,
-    loaders::{CaseStudiesOfPriority, CommitmentsOfPriority, GeographyByCode, MeasureById, MeasuresOfPriority, PriorityById, SeriesOf},
+    OrGql,
+    case_study::CaseStudy,
+    connection, ids, loader,
+    loaders::{
+        CaseStudiesOfPriority, CommitmentsOfPriority, GeographyByCode, MeasureById, MeasuresOfPriority, PriorityById,
+        SeriesOf,
+    },
     measure::Measure,
     scalars::PeriodScalar,
 };
@@ -108,7 +113,10 @@ impl Commitment {
 
     /// London's current values for the commitment's measure, and the measure's period type
     /// and polarity.
-    async fn london_series(&self, ctx: &Context<'_>) -> Result<Option<(Vec<observation::Model>, PeriodType, Polarity)>> {
+    async fn london_series(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<(Vec<observation::Model>, PeriodType, Polarity)>> {
         let Some(measure_id) = self.0.measure_id else { return Ok(None) };
         let l = loader(ctx);
         let Some(measure) = l.load_one(MeasureById(measure_id)).await.gql()? else { return Ok(None) };

@@ -37,15 +37,24 @@ fn gss(raw: &str) -> Result<GssCode> {
 #[Object]
 impl Query {
     /// Any object by its global ID; null when none exists or the caller may not see it.
-    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID returned by this API.")] id: ID) -> Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID returned by this API.")] id: ID,
+    ) -> Result<Option<Node>> {
         node::resolve(ctx, &id).await
     }
 
     /// Several objects by global ID, in the order asked (at most 100); null for any not found.
     #[graphql(complexity = "ids.len() * child_complexity")]
-    async fn nodes(&self, ctx: &Context<'_>, #[graphql(desc = "Global IDs returned by this API.")] ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs returned by this API.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
-            return Err(AppError::BadUserInput(format!("ask for at most {MAX_NODES} IDs at once, not {}", ids.len()))).gql();
+            return Err(AppError::BadUserInput(format!("ask for at most {MAX_NODES} IDs at once, not {}", ids.len())))
+                .gql();
         }
         // Resolved together, so that their loader keys batch into one statement per type.
         join_all(ids.iter().map(|id| node::resolve(ctx, id))).await.into_iter().collect()
@@ -68,7 +77,11 @@ impl Query {
     }
 
     /// An organisation by its slug (e.g. `camden`, `north-west-london-ics`, `gla`).
-    async fn organisation(&self, ctx: &Context<'_>, #[graphql(desc = "The organisation's slug.")] slug: String) -> Result<Option<Organisation>> {
+    async fn organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The organisation's slug.")] slug: String,
+    ) -> Result<Option<Organisation>> {
         let slug = self::slug(&slug)?;
         Ok(organisations::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Organisation))
     }
@@ -96,7 +109,11 @@ impl Query {
     }
 
     /// An area by its ONS GSS code (e.g. `E12000007` London, `E09000007` Camden).
-    async fn geography(&self, ctx: &Context<'_>, #[graphql(desc = "The area's ONS GSS code.")] code: String) -> Result<Option<Geography>> {
+    async fn geography(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The area's ONS GSS code.")] code: String,
+    ) -> Result<Option<Geography>> {
         let code = gss(&code)?;
         Ok(loader(ctx).load_one(GeographyByCode(code.to_string())).await.gql()?.map(Geography))
     }
@@ -117,7 +134,11 @@ impl Query {
     }
 
     /// A priority by its slug (e.g. `childhood-obesity`).
-    async fn priority(&self, ctx: &Context<'_>, #[graphql(desc = "The priority's slug.")] slug: String) -> Result<Option<Priority>> {
+    async fn priority(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The priority's slug.")] slug: String,
+    ) -> Result<Option<Priority>> {
         let slug = self::slug(&slug)?;
         Ok(priorities::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Priority))
     }
@@ -157,7 +178,11 @@ impl Query {
     }
 
     /// A measure by its slug (e.g. `reception-overweight`).
-    async fn measure(&self, ctx: &Context<'_>, #[graphql(desc = "The measure's slug.")] slug: String) -> Result<Option<Measure>> {
+    async fn measure(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The measure's slug.")] slug: String,
+    ) -> Result<Option<Measure>> {
         let slug = self::slug(&slug)?;
         Ok(measures::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Measure))
     }
@@ -169,7 +194,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only case studies of this priority (its slug).")] priority: Option<String>,
-        #[graphql(desc = "Only case studies in this area or an area inside it (its ONS code).")] geography: Option<String>,
+        #[graphql(desc = "Only case studies in this area or an area inside it (its ONS code).")] geography: Option<
+            String,
+        >,
         #[graphql(desc = "Words to find in the title, summary or body, ignoring case.")] search: Option<String>,
         #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
@@ -190,7 +217,11 @@ impl Query {
     }
 
     /// A case study by its slug (e.g. `one-croydon`).
-    async fn case_study(&self, ctx: &Context<'_>, #[graphql(desc = "The case study's slug.")] slug: String) -> Result<Option<CaseStudy>> {
+    async fn case_study(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case study's slug.")] slug: String,
+    ) -> Result<Option<CaseStudy>> {
         let slug = self::slug(&slug)?;
         let req = request(ctx);
         Ok(case_studies::by_slug(&req.db, slug.as_str(), req.visibility).await.gql()?.map(CaseStudy))

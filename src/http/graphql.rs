@@ -27,28 +27,34 @@ pub async fn post(State(state): State<AppState>, request: GraphQLRequest) -> Gra
 
 fn error(status: StatusCode, err: AppError) -> HttpResponse {
     let gql = err.extend();
-    let server_error = ServerError { message: gql.message, source: None, locations: vec![], path: vec![], extensions: gql.extensions };
+    let server_error =
+        ServerError { message: gql.message, source: None, locations: vec![], path: vec![], extensions: gql.extensions };
     (status, GraphQLResponse::from(Response::from_errors(vec![server_error]))).into_response()
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> HttpResponse {
     let raw = raw.unwrap_or_default();
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+    let wants_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
     if raw.is_empty() && wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("London Vision partner API").finish()).into_response();
+        return Html(GraphiQLSource::build().endpoint("/graphql").title("London Vision partner API").finish())
+            .into_response();
     }
     let request = match parse_query_string(&raw) {
         Ok(request) => request,
         Err(e) => {
-            return error(StatusCode::BAD_REQUEST, AppError::BadUserInput(format!("a GET request needs a `query` parameter: {e}")));
+            return error(
+                StatusCode::BAD_REQUEST,
+                AppError::BadUserInput(format!("a GET request needs a `query` parameter: {e}")),
+            );
         }
     };
     // GET is for reading: a mutation sent by GET could be replayed by a link or a cache.
     if is_mutation(&request) {
-        return error(StatusCode::METHOD_NOT_ALLOWED, AppError::BadUserInput("mutations must be sent with POST".into()));
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::BadUserInput("mutations must be sent with POST".into()),
+        );
     }
     GraphQLResponse::from(execute(&state, request).await).into_response()
 }

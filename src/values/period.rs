@@ -122,9 +122,7 @@ impl Period {
             (PeriodType::Month, Shape::Dashed, Some(m)) if (1..=12).contains(&m) => {
                 (ymd(y, m, 1)?, last_of_month(y, m)?)
             }
-            (PeriodType::RollingThreeYear, Shape::Dashed, Some(p))
-                if u32::try_from((y + 2) % 100).ok() == Some(p) =>
-            {
+            (PeriodType::RollingThreeYear, Shape::Dashed, Some(p)) if u32::try_from((y + 2) % 100).ok() == Some(p) => {
                 (ymd(y, 1, 1)?, ymd(y + 2, 12, 31)?)
             }
             _ => return None,
@@ -192,9 +190,28 @@ mod tests {
     #[test]
     fn malformed_periods_are_refused() {
         for bad in [
-            "", "23", "20233", "2023/25", "2023/2024", "2023-Q0", "2023-Q5", "2023-Q12", "2023-13",
-            "2023-00", "2020-23", "2023-5", "2023 ", " 2023", "abcd", "2023/ab", "1899", "2101",
-            "2023-q1", "2023-W01", "+023", "2023--1",
+            "",
+            "23",
+            "20233",
+            "2023/25",
+            "2023/2024",
+            "2023-Q0",
+            "2023-Q5",
+            "2023-Q12",
+            "2023-13",
+            "2023-00",
+            "2020-23",
+            "2023-5",
+            "2023 ",
+            " 2023",
+            "abcd",
+            "2023/ab",
+            "1899",
+            "2101",
+            "2023-q1",
+            "2023-W01",
+            "+023",
+            "2023--1",
         ] {
             assert!(Period::parse(bad).is_err(), "{bad:?} should be refused");
         }

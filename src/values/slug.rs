@@ -46,7 +46,8 @@ mod tests {
 
     #[test]
     fn rejects_capitals_spaces_edges_and_doubled_hyphens() {
-        for bad in ["", "a", "Camden", "tower hamlets", "-camden", "camden-", "one--croydon", "café", &"x".repeat(65)] {
+        for bad in ["", "a", "Camden", "tower hamlets", "-camden", "camden-", "one--croydon", "café", &"x".repeat(65)]
+        {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

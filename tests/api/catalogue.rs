@@ -13,13 +13,26 @@ async fn the_ten_priorities_are_served_in_the_strategys_order() {
     let app = spawn_app().await;
     let data = app.data("{ priorities { totalCount nodes { number slug title } } }", json!({})).await;
     assert_eq!(data["priorities"]["totalCount"], 10);
-    let numbers: Vec<i64> = data["priorities"]["nodes"].as_array().expect("list").iter().map(|p| p["number"].as_i64().expect("n")).collect();
+    let numbers: Vec<i64> = data["priorities"]["nodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["number"].as_i64().expect("n"))
+        .collect();
     assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
     assert_eq!(
         strings(&data["priorities"]["nodes"], "slug"),
         [
-            "childhood-obesity", "children-emotional-wellbeing", "mental-health-zero-suicides", "air-quality",
-            "tobacco-control", "violence", "homeless-health", "hiv-and-stis", "dementia", "end-of-life",
+            "childhood-obesity",
+            "children-emotional-wellbeing",
+            "mental-health-zero-suicides",
+            "air-quality",
+            "tobacco-control",
+            "violence",
+            "homeless-health",
+            "hiv-and-stis",
+            "dementia",
+            "end-of-life",
         ]
     );
 }
@@ -37,7 +50,10 @@ async fn the_childhood_obesity_commitment_carries_its_target_and_baseline_as_dat
         .await;
     let c = &data["priority"]["commitments"][0];
     assert!(c["statement"].as_str().expect("text").starts_with("we will achieve a 10% reduction"));
-    assert_eq!(c["measure"], json!({ "slug": "reception-overweight", "unit": "PERCENT", "polarity": "LOW_IS_GOOD", "periodType": "ACADEMIC_YEAR" }));
+    assert_eq!(
+        c["measure"],
+        json!({ "slug": "reception-overweight", "unit": "PERCENT", "polarity": "LOW_IS_GOOD", "periodType": "ACADEMIC_YEAR" })
+    );
     assert_eq!(c["baseline"], json!({ "value": 22.0, "period": "2017/18" }));
     assert_eq!(c["target"]["value"], 19.8);
     assert_eq!(c["target"]["period"], "2023/24");
@@ -108,9 +124,11 @@ async fn london_has_five_ics_and_33_boroughs_each_under_its_own_ics() {
         ["Bexley", "Bromley", "Greenwich", "Lambeth", "Lewisham", "Southwark"]
     );
     // Population adds up: each ICS is the sum of its boroughs.
-    let totals = app.data(r#"{ geographies(level: ICS) { nodes { population children { population } } } }"#, json!({})).await;
+    let totals =
+        app.data(r#"{ geographies(level: ICS) { nodes { population children { population } } } }"#, json!({})).await;
     for i in totals["geographies"]["nodes"].as_array().expect("list") {
-        let sum: i64 = i["children"].as_array().expect("list").iter().map(|b| b["population"].as_i64().expect("pop")).sum();
+        let sum: i64 =
+            i["children"].as_array().expect("list").iter().map(|b| b["population"].as_i64().expect("pop")).sum();
         assert_eq!(i["population"].as_i64(), Some(sum));
     }
 }
@@ -133,7 +151,10 @@ async fn every_borough_and_ics_has_an_organisation_to_submit_for_it() {
     assert_eq!(nwl["slug"], "north-west-london-ics");
     assert_eq!(nwl["geography"]["code"], "E54000027");
     assert_eq!(nwl["members"].as_array().expect("list").iter().filter(|m| m["kind"] == "BOROUGH_COUNCIL").count(), 8);
-    assert_eq!(data["camden"], json!({ "name": "London Borough of Camden", "kind": "BOROUGH_COUNCIL", "geography": { "code": "E09000007" } }));
+    assert_eq!(
+        data["camden"],
+        json!({ "name": "London Borough of Camden", "kind": "BOROUGH_COUNCIL", "geography": { "code": "E09000007" } })
+    );
 }
 
 #[tokio::test]
@@ -148,11 +169,15 @@ async fn the_partnership_bodies_are_organisations_with_their_members() {
         )
         .await;
     let members = strings(&data["partnership"]["members"], "slug");
-    for body in ["gla", "london-councils", "nhs-england-london", "ohid-london", "ukhsa-london", "south-west-london-ics"] {
+    for body in ["gla", "london-councils", "nhs-england-london", "ohid-london", "ukhsa-london", "south-west-london-ics"]
+    {
         assert!(members.iter().any(|m| m == body), "{body} is a member: {members:?}");
     }
     assert_eq!(data["councils"]["members"].as_array().expect("list").len(), 33);
-    assert_eq!(strings(&data["regional"]["nodes"], "slug"), ["gla", "london-councils", "nhs-england-london", "ohid-london", "ukhsa-london"]);
+    assert_eq!(
+        strings(&data["regional"]["nodes"], "slug"),
+        ["gla", "london-councils", "nhs-england-london", "ohid-london", "ukhsa-london"]
+    );
 }
 
 #[tokio::test]
@@ -172,8 +197,16 @@ async fn case_studies_are_linked_to_their_priorities_areas_and_organisations() {
     assert!(orgs.contains(&"croydon".to_owned()) && orgs.contains(&"age-uk-croydon".to_owned()), "{orgs:?}");
     assert_eq!(croydon["published"], true);
 
-    let named = ["one-croydon", "tower-hamlets-together", "lambeth-together", "one-bromley", "lewisham-neighbourhood-care-hubs",
-        "health-and-care-space-newham", "thrive-ldn", "school-superzones"];
+    let named = [
+        "one-croydon",
+        "tower-hamlets-together",
+        "lambeth-together",
+        "one-bromley",
+        "lewisham-neighbourhood-care-hubs",
+        "health-and-care-space-newham",
+        "thrive-ldn",
+        "school-superzones",
+    ];
     for slug in named {
         let found = app.data("query($s: String!) { caseStudy(slug: $s) { slug } }", json!({ "s": slug })).await;
         assert_eq!(found["caseStudy"]["slug"], slug);
@@ -196,10 +229,17 @@ async fn case_studies_are_found_by_priority_by_area_and_by_words() {
         )
         .await;
     let air = strings(&data["air"]["nodes"], "slug");
-    assert!(air.contains(&"ultra-low-emission-zone".to_owned()) && air.contains(&"school-superzones".to_owned()), "{air:?}");
+    assert!(
+        air.contains(&"ultra-low-emission-zone".to_owned()) && air.contains(&"school-superzones".to_owned()),
+        "{air:?}"
+    );
     // An area filter includes the areas inside it: Croydon's alliance is in South West London.
     let sw = strings(&data["inSouthWest"]["nodes"], "slug");
-    assert!(sw.contains(&"one-croydon".to_owned()) && sw.contains(&"south-west-london-elective-orthopaedic-centre".to_owned()), "{sw:?}");
+    assert!(
+        sw.contains(&"one-croydon".to_owned())
+            && sw.contains(&"south-west-london-elective-orthopaedic-centre".to_owned()),
+        "{sw:?}"
+    );
     assert!(!sw.contains(&"tower-hamlets-together".to_owned()));
     assert_eq!(data["inLondon"]["totalCount"], data["all"]["totalCount"]);
     assert_eq!(strings(&data["kidney"]["nodes"], "slug"), ["acute-kidney-injury-alert"]);

@@ -20,7 +20,8 @@ pub struct TestApp {
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("lv_test_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
@@ -79,7 +80,15 @@ impl TestApp {
 
     /// The number of SQL statements the server has run so far, from `/metrics`.
     pub async fn statements_run(&self) -> u64 {
-        let text = self.client.get(format!("{}/metrics", self.address)).send().await.expect("metrics").text().await.expect("text");
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
         text.lines()
             .find_map(|l| l.strip_prefix("london_vision_sql_statements_total "))
             .and_then(|n| n.trim().parse().ok())

@@ -62,7 +62,11 @@ async fn healthz_reports_a_reachable_database() {
 #[tokio::test]
 async fn malformed_and_invalid_queries_are_bad_user_input() {
     let app = spawn_app().await;
-    for query in ["{ priorities {", "{ noSuchField }", r#"{ measure(slug: "suicide-rate") { observations(period: "2020/23") { totalCount } } }"#] {
+    for query in [
+        "{ priorities {",
+        "{ noSuchField }",
+        r#"{ measure(slug: "suicide-rate") { observations(period: "2020/23") { totalCount } } }"#,
+    ] {
         let body = app.graphql(query, json!({})).await;
         assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
     }

@@ -19,7 +19,12 @@ async fn every_kind_of_object_is_refetched_by_its_global_id() {
         (data["organisation"]["id"].clone(), "Organisation", "slug", data["organisation"]["slug"].clone()),
         (data["geography"]["id"].clone(), "Geography", "code", data["geography"]["code"].clone()),
         (data["priority"]["id"].clone(), "Priority", "slug", data["priority"]["slug"].clone()),
-        (data["priority"]["commitments"][0]["id"].clone(), "Commitment", "slug", data["priority"]["commitments"][0]["slug"].clone()),
+        (
+            data["priority"]["commitments"][0]["id"].clone(),
+            "Commitment",
+            "slug",
+            data["priority"]["commitments"][0]["slug"].clone(),
+        ),
         (data["measure"]["id"].clone(), "Measure", "slug", data["measure"]["slug"].clone()),
         (data["caseStudy"]["id"].clone(), "CaseStudy", "slug", data["caseStudy"]["slug"].clone()),
     ];
@@ -47,7 +52,12 @@ async fn an_id_for_nothing_is_null_and_a_string_that_is_not_an_id_is_bad_input()
         use base64::Engine as _;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("Measure:999999")
     };
-    let data = app.data("query($a: ID!, $b: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } }", json!({ "a": id, "b": missing })).await;
+    let data = app
+        .data(
+            "query($a: ID!, $b: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } }",
+            json!({ "a": id, "b": missing }),
+        )
+        .await;
     assert_eq!(data["a"]["id"], id);
     assert_eq!(data["b"], Value::Null);
     let body = app.graphql(r#"{ node(id: "smoking-prevalence") { id } }"#, json!({})).await;

@@ -10,9 +10,24 @@ use serde_json::{Value, json};
 use crate::helpers::spawn_app;
 
 async fn add_return(db: &DatabaseConnection, status: &str, values: &[(&str, f64, i32)]) {
-    let org = organisation::Entity::find().filter(organisation::Column::Slug.eq("gla")).one(db).await.expect("q").expect("gla");
-    let london = geography::Entity::find().filter(geography::Column::Code.eq("E12000007")).one(db).await.expect("q").expect("london");
-    let m = measure::Entity::find().filter(measure::Column::Slug.eq("reception-overweight")).one(db).await.expect("q").expect("measure");
+    let org = organisation::Entity::find()
+        .filter(organisation::Column::Slug.eq("gla"))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("gla");
+    let london = geography::Entity::find()
+        .filter(geography::Column::Code.eq("E12000007"))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("london");
+    let m = measure::Entity::find()
+        .filter(measure::Column::Slug.eq("reception-overweight"))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("measure");
     let ret = return_::ActiveModel {
         organisation_id: Set(org.id),
         status: Set(status.to_owned()),
@@ -83,7 +98,10 @@ async fn anonymous_readers_see_approved_values_and_the_commitment_is_judged_on_t
     assert!((progress - 1.5 / 2.2).abs() < 1e-9, "{progress}");
 
     let filtered = app
-        .data(r#"{ measure(slug: "reception-overweight") { observations(period: "2018/19") { nodes { value } } } }"#, json!({}))
+        .data(
+            r#"{ measure(slug: "reception-overweight") { observations(period: "2018/19") { nodes { value } } } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(filtered["measure"]["observations"]["nodes"], json!([{ "value": 21.5 }]));
 }

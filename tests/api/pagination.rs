@@ -22,7 +22,12 @@ async fn following_end_cursors_walks_every_borough_once() {
         let data = app.data(BOROUGHS, json!({ "first": 10, "after": after })).await;
         let page = &data["geographies"];
         assert_eq!(page["totalCount"], 33);
-        let edges: Vec<String> = page["edges"].as_array().expect("edges").iter().map(|e| e["node"]["code"].as_str().expect("code").to_owned()).collect();
+        let edges: Vec<String> = page["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["code"].as_str().expect("code").to_owned())
+            .collect();
         assert_eq!(edges, codes(page), "edges and nodes agree");
         assert_eq!(page["pageInfo"]["hasPreviousPage"], !seen.is_empty());
         seen.extend(codes(page));
@@ -50,7 +55,9 @@ async fn last_and_before_page_backwards() {
 #[tokio::test]
 async fn an_oversized_page_is_an_error_not_a_truncated_list() {
     let app = spawn_app().await;
-    for vars in [json!({ "first": 101 }), json!({ "last": 500 }), json!({ "first": -1 }), json!({ "first": 5, "last": 5 })] {
+    for vars in
+        [json!({ "first": 101 }), json!({ "last": 500 }), json!({ "first": -1 }), json!({ "first": 5, "last": 5 })]
+    {
         let body = app.graphql(BOROUGHS, vars.clone()).await;
         assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{vars}: {body}");
         assert_eq!(body["data"], Value::Null, "nothing is returned for {vars}");

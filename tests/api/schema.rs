@@ -15,9 +15,20 @@ fn the_checked_in_schema_matches_the_code() {
 fn the_contract_names_are_in_the_schema() {
     let sdl = london_vision::graphql::sdl();
     for name in [
-        "interface Node", "type Organisation", "type Geography", "type Priority", "type Commitment", "type Measure",
-        "type Observation", "type CaseStudy", "enum GeographyLevel", "enum TrajectoryStatus", "enum Polarity", "scalar Period",
-        "totalCount: Int!", "pageInfo: PageInfo!",
+        "interface Node",
+        "type Organisation",
+        "type Geography",
+        "type Priority",
+        "type Commitment",
+        "type Measure",
+        "type Observation",
+        "type CaseStudy",
+        "enum GeographyLevel",
+        "enum TrajectoryStatus",
+        "enum Polarity",
+        "scalar Period",
+        "totalCount: Int!",
+        "pageInfo: PageInfo!",
     ] {
         assert!(sdl.contains(name), "the schema lacks {name}");
     }

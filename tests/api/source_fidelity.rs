@@ -9,11 +9,14 @@ use serde_json::json;
 use crate::helpers::spawn_app;
 
 fn strategy_text() -> String {
-    let path = std::env::var_os("LONDON_VISION_STRATEGY").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/002_89a8fc6ec45d7e03.txt")
-    });
+    let path = std::env::var_os("LONDON_VISION_STRATEGY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/002_89a8fc6ec45d7e03.txt"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("the strategy text is needed to check the seed against it: {} ({e}); set LONDON_VISION_STRATEGY", path.display())
+        panic!(
+            "the strategy text is needed to check the seed against it: {} ({e}); set LONDON_VISION_STRATEGY",
+            path.display()
+        )
     })
 }
 
@@ -44,7 +47,10 @@ async fn ambitions_commitments_and_measure_names_are_word_for_word_from_the_stra
         check(&format!("{slug} ambition"), &format!("Our ambition: {}", p["ambition"].as_str().expect("ambition")));
         check(&format!("{slug} challenge"), p["challenge"].as_str().expect("challenge"));
         for c in p["commitments"].as_array().expect("list") {
-            check(&format!("{slug} commitment"), &format!("Our commitment: {}", c["statement"].as_str().expect("statement")));
+            check(
+                &format!("{slug} commitment"),
+                &format!("Our commitment: {}", c["statement"].as_str().expect("statement")),
+            );
         }
     }
     for m in data["measures"]["nodes"].as_array().expect("list") {
