@@ -11,7 +11,7 @@ use sea_orm::{
 use super::{
     Visibility, geographies, organisations,
     page::{self, Page, PageArgs},
-    priorities, rows_where_in,
+    pair_up, priorities, rows_where_in,
 };
 use crate::error::{AppError, AppResult};
 
@@ -154,16 +154,6 @@ pub async fn organisations_of<C: ConnectionTrait>(
             .await?;
     let targets = organisations::by_ids(db, &links.iter().map(|l| l.organisation_id).collect::<Vec<_>>()).await?;
     Ok(pair_up(links.into_iter().map(|l| (l.case_study_id, l.organisation_id)), targets, |o| o.id))
-}
-
-/// Joins (owner, target id) links to the target rows, keeping the links' order.
-fn pair_up<T: Clone>(
-    links: impl Iterator<Item = (i64, i64)>,
-    targets: Vec<T>,
-    id: impl Fn(&T) -> i64,
-) -> Vec<(i64, T)> {
-    let by_id: HashMap<i64, T> = targets.into_iter().map(|t| (id(&t), t)).collect();
-    links.filter_map(|(owner, target)| by_id.get(&target).map(|t| (owner, t.clone()))).collect()
 }
 
 #[cfg(test)]

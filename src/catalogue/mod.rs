@@ -11,6 +11,8 @@ pub mod page;
 pub mod priorities;
 pub mod seed;
 
+use std::collections::HashMap;
+
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::AppResult;
@@ -32,4 +34,14 @@ where
         return Ok(Vec::new());
     }
     Ok(E::find().filter(col.is_in(keys.iter().copied())).all(db).await?)
+}
+
+/// Joins (owner, target id) links to the target rows, keeping the links' order.
+pub(crate) fn pair_up<T: Clone>(
+    links: impl Iterator<Item = (i64, i64)>,
+    targets: Vec<T>,
+    id: impl Fn(&T) -> i64,
+) -> Vec<(i64, T)> {
+    let by_id: HashMap<i64, T> = targets.into_iter().map(|t| (id(&t), t)).collect();
+    links.filter_map(|(owner, target)| by_id.get(&target).map(|t| (owner, t.clone()))).collect()
 }

@@ -1,13 +1,11 @@
 //! Organisations: councils, ICSs, regional bodies and the other actors of the strategy.
 
-use std::collections::HashMap;
-
 use entity::{organisation, organisation_member};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::{
     page::{self, Page, PageArgs},
-    rows_where_in,
+    pair_up, rows_where_in,
 };
 use crate::{error::AppResult, values::OrganisationKind};
 
@@ -40,8 +38,6 @@ pub async fn in_geographies<C: ConnectionTrait>(db: &C, geography_ids: &[i64]) -
 pub async fn members_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, organisation::Model)>> {
     let links =
         rows_where_in::<organisation_member::Entity, _>(db, organisation_member::Column::OrganisationId, ids).await?;
-    let member_ids: Vec<i64> = links.iter().map(|l| l.member_id).collect();
-    let members: HashMap<i64, organisation::Model> =
-        by_ids(db, &member_ids).await?.into_iter().map(|m| (m.id, m)).collect();
-    Ok(links.into_iter().filter_map(|l| members.get(&l.member_id).map(|m| (l.organisation_id, m.clone()))).collect())
+    let members = by_ids(db, &links.iter().map(|l| l.member_id).collect::<Vec<_>>()).await?;
+    Ok(pair_up(links.into_iter().map(|l| (l.organisation_id, l.member_id)), members, |m| m.id))
 }
