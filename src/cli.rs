@@ -1,8 +1,16 @@
 //! The `london-vision` command line: serve (the default), migrate, seed, schema.
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
 
-use crate::{config::Config, db::Database, graphql, startup};
+use crate::{
+    auth::{self, TokenService, tokens},
+    catalogue::organisations,
+    config::Config,
+    db::Database,
+    graphql, startup,
+    values::Role,
+};
 
 /// The London Vision partner API.
 #[derive(Debug, Parser)]
@@ -25,6 +33,47 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
     Schema,
+    /// Print a signed token for a partner script, or revoke one.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: Option<TokenAction>,
+
+    /// The organisation the token acts for (its slug, e.g. `camden`).
+    #[arg(long)]
+    pub org: Option<String>,
+
+    /// A role: SUBMITTER, APPROVER or ADMIN (repeat for several; none for read-only).
+    #[arg(long = "role", value_parser = parse_role)]
+    pub roles: Vec<Role>,
+
+    /// How long the token lives: e.g. 90d, 12h, 30m.
+    #[arg(long, default_value = "90d", value_parser = tokens::parse_ttl)]
+    pub ttl: i64,
+
+    /// Who the token is for (its `sub` claim).
+    #[arg(long, default_value = "partner-script")]
+    pub subject: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Refuse a token from now on, by its id (`jti`).
+    Revoke {
+        /// The token's id, as `viewer { tokenId }` or the issuing command shows it.
+        jti: String,
+        /// Why it is revoked, for the record.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(&text.to_ascii_uppercase()).map_err(|e| e.0)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -51,6 +100,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Token(args) => token(&config, args).await?,
     }
+    Ok(())
+}
+
+async fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
+    let db = Database::connect(&config.database_url).await?;
+    db.migrate().await?;
+    if let Some(TokenAction::Revoke { jti, reason }) = args.action {
+        if auth::revoke(&db.conn, &jti, reason).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            eprintln!("token {jti} is revoked");
+        } else {
+            eprintln!("token {jti} was already revoked");
+        }
+        return Ok(());
+    }
+    let Some(org) = args.org else { bail!("name the organisation: london-vision token --org SLUG --role ROLE") };
+    let found = organisations::by_slug(&db.conn, &org).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if found.is_none() {
+        bail!("no organisation has the slug '{org}' (is the database seeded?)");
+    }
+    let service = TokenService::from_config(config).context("loading the signing key")?;
+    let (token, claims) = service.issue(&org, &args.subject, &args.roles, args.ttl)?;
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    eprintln!("token for {org} ({}), id {}, expires {expires}", claims.roles.join(", "), claims.jti);
+    println!("{token}");
     Ok(())
 }

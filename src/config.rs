@@ -4,6 +4,7 @@
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use clap::Args;
+use secrecy::SecretString;
 
 /// How the server finds its database, where it listens and what it allows.
 #[derive(Clone, Args)]
@@ -43,6 +44,29 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// HS256 signing key. When unset, one is generated once and kept in `DATA_DIR/jwt-secret`,
+    /// readable by its owner only.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// A PEM (one or more public keys) or JWKS file of RS256/ES256/EdDSA keys from an
+    /// identity provider.
+    #[arg(long, env = "JWT_PUBLIC_KEYS")]
+    pub jwt_public_keys: Option<PathBuf>,
+
+    /// The issuer (`iss`) tokens must name.
+    #[arg(long, env = "JWT_ISSUER", default_value = "london-vision")]
+    pub jwt_issuer: String,
+
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "london-vision-api")]
+    pub jwt_audience: String,
+
+    /// The signing algorithms accepted, comma-separated (HS256, RS256, ES256, EdDSA, ...).
+    /// A token's own header never widens this list.
+    #[arg(long, env = "JWT_ALGORITHMS", value_delimiter = ',', default_value = "HS256")]
+    pub jwt_algorithms: Vec<String>,
+
     /// A reference data file to seed from instead of the London Vision data built in.
     #[arg(long, env = "SEED_FILE")]
     pub seed_file: Option<PathBuf>,
@@ -60,6 +84,11 @@ impl Config {
             batch_window_ms: 2,
             max_body_bytes: 2 * 1024 * 1024,
             seed_file: None,
+            jwt_secret: None,
+            jwt_public_keys: None,
+            jwt_issuer: "london-vision".into(),
+            jwt_audience: "london-vision-api".into(),
+            jwt_algorithms: vec!["HS256".into()],
         }
     }
 
@@ -80,6 +109,11 @@ impl fmt::Debug for Config {
             .field("batch_window_ms", &self.batch_window_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("seed_file", &self.seed_file)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field("jwt_public_keys", &self.jwt_public_keys)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_algorithms", &self.jwt_algorithms)
             .finish()
     }
 }

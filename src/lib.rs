@@ -2,6 +2,8 @@
 //! their commitments and outcome measures, served over GraphQL to boroughs, ICSs and
 //! front-end developers.
 
+/// Partner identity: tokens, principals, scope.
+pub mod auth;
 /// The pan-London catalogue: queries and rules, no GraphQL types.
 pub mod catalogue;
 /// The command line: serve, migrate, seed, schema.

@@ -1,6 +1,6 @@
 //! Case studies: initiatives and local examples, linked to priorities, areas and organisations.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use entity::{case_study, case_study_geography, case_study_organisation, case_study_priority, geography};
 use sea_orm::{
@@ -49,7 +49,7 @@ pub async fn list<C: ConnectionTrait>(
         let area = geographies::by_code(db, code)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no geography has the code '{code}'")))?;
-        let within = subtree_ids(&geographies::all(db).await?, area.id);
+        let within = geographies::subtree_ids(&geographies::all(db).await?, area.id);
         let ids = case_study_geography::Entity::find()
             .select_only()
             .column(case_study_geography::Column::CaseStudyId)
@@ -71,28 +71,6 @@ pub async fn list<C: ConnectionTrait>(
 /// `%`, `_` and `\` in a search are literal characters, not patterns.
 fn escape_like(words: &str) -> String {
     words.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-/// The ids of an area and every area below it.
-pub fn subtree_ids(all: &[geography::Model], root: i64) -> Vec<i64> {
-    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
-    for g in all {
-        if let Some(p) = g.parent_id {
-            children.entry(p).or_default().push(g.id);
-        }
-    }
-    let mut seen = HashSet::from([root]);
-    let mut stack = vec![root];
-    while let Some(id) = stack.pop() {
-        for &child in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
-            if seen.insert(child) {
-                stack.push(child);
-            }
-        }
-    }
-    let mut ids: Vec<i64> = seen.into_iter().collect();
-    ids.sort_unstable();
-    ids
 }
 
 pub async fn by_slug<C: ConnectionTrait>(

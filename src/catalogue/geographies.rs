@@ -1,5 +1,7 @@
 //! Geographies: the ONS tree of London region, ICSs and boroughs.
 
+use std::collections::{HashMap, HashSet};
+
 use entity::geography;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
 
@@ -61,4 +63,26 @@ pub async fn children_of<C: ConnectionTrait>(db: &C, parent_ids: &[i64]) -> AppR
 /// Every geography, for computing subtrees (the tree is small: London has under a thousand areas).
 pub async fn all<C: ConnectionTrait>(db: &C) -> AppResult<Vec<geography::Model>> {
     Ok(geography::Entity::find().all(db).await?)
+}
+
+/// The ids of an area and every area below it.
+pub fn subtree_ids(all: &[geography::Model], root: i64) -> Vec<i64> {
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    for g in all {
+        if let Some(p) = g.parent_id {
+            children.entry(p).or_default().push(g.id);
+        }
+    }
+    let mut seen = HashSet::from([root]);
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        for &child in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(child) {
+                stack.push(child);
+            }
+        }
+    }
+    let mut ids: Vec<i64> = seen.into_iter().collect();
+    ids.sort_unstable();
+    ids
 }

@@ -13,6 +13,7 @@ mod organisation;
 mod priority;
 mod query;
 mod scalars;
+mod viewer;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +24,7 @@ use async_graphql::{
 use sea_orm::DatabaseConnection;
 
 pub use self::{loaders::Loaders, query::Query};
-use crate::{catalogue::Visibility, error::AppError};
+use crate::{auth::Principal, catalogue::Visibility, error::AppError};
 
 /// The schema served at `/graphql`.
 pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -32,6 +33,8 @@ pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 pub struct RequestContext {
     pub db: DatabaseConnection,
     pub visibility: Visibility,
+    /// The authenticated partner, or none for an anonymous request.
+    pub principal: Option<Principal>,
 }
 
 /// The schema with its limits; the same one `london-vision schema` prints.
@@ -60,13 +63,14 @@ pub fn sdl() -> String {
 pub fn with_request_data(
     request: async_graphql::Request,
     db: &DatabaseConnection,
-    visibility: Visibility,
+    principal: Option<Principal>,
     batch_window: Duration,
 ) -> async_graphql::Request {
+    let visibility = Visibility { partner: principal.is_some() };
     let loaders = Loaders { db: db.clone(), visibility };
     let loader: RequestLoader =
         DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
-    request.data(RequestContext { db: db.clone(), visibility }).data(loader)
+    request.data(RequestContext { db: db.clone(), visibility, principal }).data(loader)
 }
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {

@@ -14,6 +14,7 @@ use super::{
     organisation::Organisation,
     priority::{Commitment, Priority},
     request,
+    viewer::Viewer,
 };
 use crate::{
     catalogue::{case_studies, geographies, measures, organisations, priorities},
@@ -58,6 +59,11 @@ impl Query {
         }
         // Resolved together, so that their loader keys batch into one statement per type.
         join_all(ids.iter().map(|id| node::resolve(ctx, id))).await.into_iter().collect()
+    }
+
+    /// The authenticated partner; null for an anonymous request.
+    async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
+        request(ctx).principal.clone().map(Viewer)
     }
 
     /// Organisations taking part, optionally of one kind.

@@ -9,20 +9,55 @@ use async_graphql::{
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
     extract::{RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response as HttpResponse},
 };
 
-use super::AppState;
-use crate::{catalogue::Visibility, error::AppError, graphql::with_request_data};
+use tracing::Instrument as _;
 
-async fn execute(state: &AppState, request: Request) -> Response {
-    let request = with_request_data(request, &state.db.conn, Visibility::default(), state.batch_window);
-    state.schema.execute(request).await
+use super::AppState;
+use crate::{
+    auth::{Principal, authenticate},
+    error::AppError,
+    graphql::with_request_data,
+};
+
+/// The principal the request's bearer token stands for; no token is an anonymous request,
+/// and a token that fails any check is refused before the query runs.
+async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, HttpResponse> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let refuse = |err: AppError| {
+        let mut response = error(StatusCode::UNAUTHORIZED, err);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        response
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| refuse(AppError::Unauthenticated("send the token as `Authorization: Bearer <token>`".into())))?;
+    match authenticate(&state.db.conn, &state.tokens, token).await {
+        Ok(p) => Ok(Some(p)),
+        Err(e @ AppError::Unauthenticated(_)) => Err(refuse(e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
 }
 
-pub async fn post(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    execute(&state, request.into_inner()).await.into()
+async fn execute(state: &AppState, principal: Option<Principal>, request: Request) -> Response {
+    let org = principal.as_ref().map(|p| p.organisation.slug.clone()).unwrap_or_default();
+    let request = with_request_data(request, &state.db.conn, principal, state.batch_window);
+    state.schema.execute(request).instrument(tracing::info_span!("graphql", org = %org)).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> HttpResponse {
+    match principal(&state, &headers).await {
+        Ok(p) => GraphQLResponse::from(execute(&state, p, request.into_inner()).await).into_response(),
+        Err(refused) => refused,
+    }
 }
 
 fn error(status: StatusCode, err: AppError) -> HttpResponse {
@@ -56,7 +91,10 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
             AppError::BadUserInput("mutations must be sent with POST".into()),
         );
     }
-    GraphQLResponse::from(execute(&state, request).await).into_response()
+    match principal(&state, &headers).await {
+        Ok(p) => GraphQLResponse::from(execute(&state, p, request).await).into_response(),
+        Err(refused) => refused,
+    }
 }
 
 /// Whether the operation the request would run is a mutation.

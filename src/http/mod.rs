@@ -27,7 +27,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{db::Database, graphql::AppSchema};
+use crate::{auth::TokenService, db::Database, graphql::AppSchema};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -36,6 +36,7 @@ pub struct AppState {
     pub db: Database,
     pub requests: Arc<AtomicU64>,
     pub batch_window: Duration,
+    pub tokens: Arc<TokenService>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

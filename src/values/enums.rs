@@ -193,6 +193,18 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What a partner's token allows, besides reading.
+    pub enum Role {
+        /// Submits returns and writes case studies for the organisation's own area.
+        Submitter => "SUBMITTER",
+        /// Approves or rejects returns within the organisation's area, and publishes case studies.
+        Approver => "APPROVER",
+        /// Administers the catalogue: priorities, commitments, measures, organisations.
+        Admin => "ADMIN",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{GeographyLevel, PeriodType, Unit};

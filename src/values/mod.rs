@@ -6,7 +6,7 @@ mod gss_code;
 mod period;
 mod slug;
 
-pub use enums::{GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, TrajectoryStatus, Unit};
+pub use enums::{GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit};
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};
 pub use slug::Slug;

@@ -7,7 +7,7 @@ use std::{
     sync::atomic::{AtomicU32, Ordering},
 };
 
-use london_vision::{config::Config, startup::Application};
+use london_vision::{auth::TokenService, config::Config, startup::Application, values::Role};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -15,6 +15,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    pub config: Config,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -54,7 +55,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(&config).await.expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), database_url }
+    TestApp { address, client: reqwest::Client::new(), database_url, config }
 }
 
 impl TestApp {
@@ -69,6 +70,33 @@ impl TestApp {
             .json()
             .await
             .expect("a JSON body")
+    }
+
+    /// A token for `org` with `roles`, signed as `london-vision token` signs it.
+    pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        let service = TokenService::from_config(&self.config).expect("the signing key loads");
+        service.issue(org, &format!("tester@{org}"), roles, 3600).expect("a token").0
+    }
+
+    /// POSTs a GraphQL query with a bearer token; returns the HTTP status and the body.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// POSTs a query with a token that must succeed, and returns its `data`.
+    pub async fn data_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql_as(token, query, variables).await;
+        assert!(status == 200 && body.get("errors").is_none(), "unexpected errors ({status}): {body:#}");
+        body["data"].clone()
     }
 
     /// POSTs a query that must succeed, and returns its `data`.

@@ -1,5 +1,6 @@
 //! Black-box tests of the partner API over HTTP, against a spawned application.
 
+mod auth;
 mod batching;
 mod catalogue;
 mod helpers;

@@ -105,3 +105,36 @@ async fn anonymous_readers_see_approved_values_and_the_commitment_is_judged_on_t
         .await;
     assert_eq!(filtered["measure"]["observations"]["nodes"], json!([{ "value": 21.5 }]));
 }
+
+#[tokio::test]
+async fn partners_also_see_values_in_review_with_their_status() {
+    let app = spawn_app().await;
+    let db = app.database().await;
+    add_return(&db, "APPROVED", &[("2020/21", 20.5, 1)]).await;
+    add_return(&db, "SUBMITTED", &[("2020/21", 21.9, 2)]).await;
+    add_return(&db, "REJECTED", &[("2020/21", 30.0, 3)]).await;
+    let token = app.token("lambeth", &[]);
+    let data = app
+        .data_as(
+            &token,
+            r#"{ measure(slug: "reception-overweight") { observations { nodes { value revision status submittedBy
+                 history { revision value status } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let nodes = data["measure"]["observations"]["nodes"].as_array().expect("list");
+    assert_eq!(nodes.len(), 1);
+    let current = &nodes[0];
+    assert_eq!(
+        (current["value"].clone(), current["revision"].clone()),
+        (json!(21.9), json!(2)),
+        "the correction in review is current"
+    );
+    assert_eq!(current["status"], "SUBMITTED");
+    assert_eq!(current["submittedBy"], "analyst@london.gov.uk");
+    // A rejected revision is never current, and partners see it in no history either.
+    assert_eq!(
+        current["history"],
+        json!([{ "revision": 1, "value": 20.5, "status": "APPROVED" }, { "revision": 2, "value": 21.9, "status": "SUBMITTED" }])
+    );
+}

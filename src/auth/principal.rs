@@ -1,0 +1,109 @@
+//! The principal a request acts as: who, for which organisation, with which roles, and over
+//! which area. Access rules are checked here, in one place.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use entity::{organisation, revoked_token};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use super::tokens::{TokenService, parse_roles};
+use crate::{
+    catalogue::{geographies, organisations},
+    error::{AppError, AppResult},
+    values::Role,
+};
+
+/// The geographies a principal may act on: its organisation's area and every area inside it
+/// (a borough council: its borough; an ICS: itself and its boroughs; a pan-London body: all
+/// of London).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub root: i64,
+    pub geographies: HashSet<i64>,
+}
+
+impl Scope {
+    pub fn contains(&self, geography_id: i64) -> bool {
+        self.geographies.contains(&geography_id)
+    }
+}
+
+/// An authenticated partner.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's subject.
+    pub subject: String,
+    pub organisation: organisation::Model,
+    pub roles: Vec<Role>,
+    pub scope: Scope,
+    /// The token's id.
+    pub token_id: String,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// FORBIDDEN unless the principal holds `role`.
+    pub fn require_role(&self, role: Role) -> AppResult<()> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this needs the {role} role; the token for {} has {}",
+                self.organisation.slug,
+                if self.roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                }
+            )))
+        }
+    }
+
+    /// FORBIDDEN unless the principal holds one of `roles`.
+    pub fn require_any_role(&self, roles: &[Role]) -> AppResult<()> {
+        if roles.iter().any(|r| self.has_role(*r)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(AppError::Forbidden(format!("this needs one of the roles {}", names.join(", "))))
+        }
+    }
+}
+
+/// The principal a bearer token stands for. A token that fails any check is an
+/// UNAUTHENTICATED error, never an anonymous request.
+pub async fn authenticate<C: ConnectionTrait>(db: &C, tokens: &TokenService, token: &str) -> AppResult<Principal> {
+    let claims = tokens.verify(token).map_err(|e| AppError::Unauthenticated(e.0))?;
+    let roles = parse_roles(&claims.roles).map_err(|e| AppError::Unauthenticated(e.0))?;
+    if claims.jti.trim().is_empty() {
+        return Err(AppError::Unauthenticated("the token has no `jti` claim".into()));
+    }
+    if is_revoked(db, &claims.jti).await? {
+        return Err(AppError::Unauthenticated("the token has been revoked".into()));
+    }
+    let organisation = organisations::by_slug(db, &claims.org).await?.ok_or_else(|| {
+        AppError::Unauthenticated(format!("the token names an unknown organisation '{}'", claims.org))
+    })?;
+    let all = geographies::all(db).await?;
+    let root = organisation.geography_id;
+    let scope = Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect() };
+    Ok(Principal { subject: claims.sub, organisation, roles, scope, token_id: claims.jti })
+}
+
+pub async fn is_revoked<C: ConnectionTrait>(db: &C, jti: &str) -> AppResult<bool> {
+    Ok(revoked_token::Entity::find_by_id(jti.to_owned()).one(db).await?.is_some())
+}
+
+/// Refuses the token `jti` from now on. Revoking it twice is not an error.
+pub async fn revoke<C: ConnectionTrait>(db: &C, jti: &str, reason: Option<String>) -> AppResult<bool> {
+    if is_revoked(db, jti).await? {
+        return Ok(false);
+    }
+    let row = revoked_token::ActiveModel { jti: Set(jti.to_owned()), revoked_at: Set(Utc::now()), reason: Set(reason) };
+    revoked_token::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(true)
+}

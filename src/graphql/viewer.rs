@@ -1,0 +1,43 @@
+//! `viewer`: the partner a request is authenticated as.
+
+use async_graphql::{Object, Result};
+
+use super::{geography::Geography, organisation::Organisation};
+use crate::{auth::Principal, values::Role};
+
+/// The authenticated partner: who, for which organisation, with which roles.
+pub struct Viewer(pub Principal);
+
+#[Object]
+impl Viewer {
+    /// The token's subject (a person or a partner system).
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The organisation the token acts for.
+    async fn organisation(&self) -> Organisation {
+        Organisation(self.0.organisation.clone())
+    }
+
+    /// Roles beside reading.
+    async fn roles(&self) -> &[Role] {
+        &self.0.roles
+    }
+
+    /// The area the viewer may write for: its organisation's area, and every area inside it.
+    async fn scope(&self, ctx: &async_graphql::Context<'_>) -> Result<Geography> {
+        use super::{OrGql, loader, loaders::GeographyById};
+        loader(ctx)
+            .load_one(GeographyById(self.0.scope.root))
+            .await
+            .gql()?
+            .map(Geography)
+            .ok_or_else(|| async_graphql::Error::new("BUG: scope without its geography"))
+    }
+
+    /// The id (`jti`) of the token in use, for revoking it.
+    async fn token_id(&self) -> &str {
+        &self.0.token_id
+    }
+}

@@ -1,0 +1,231 @@
+//! Partner identity: tokens, the viewer, and every way a token is refused.
+
+use std::process::Command;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use london_vision::values::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with};
+
+const VIEWER: &str = "{ viewer { subject roles organisation { slug } scope { code } tokenId } }";
+const SECRET: &str = "a-test-signing-secret-of-at-least-32-chars";
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Claims as `london-vision token` makes them, for `org`.
+fn claims(org: &str) -> Value {
+    json!({ "sub": "script@test", "org": org, "roles": ["SUBMITTER"], "iss": "london-vision",
+            "aud": "london-vision-api", "exp": now() + 3600, "iat": now(), "jti": format!("jti-{org}-{}", now()) })
+}
+
+fn sign(alg: Algorithm, claims: &Value, key: &EncodingKey) -> String {
+    encode(&Header::new(alg), claims, key).expect("signs")
+}
+
+fn hs(claims: &Value) -> String {
+    sign(Algorithm::HS256, claims, &EncodingKey::from_secret(SECRET.as_bytes()))
+}
+
+fn with(mut claims: Value, field: &str, value: Value) -> Value {
+    claims[field] = value;
+    claims
+}
+
+fn without(mut claims: Value, field: &str) -> Value {
+    claims.as_object_mut().expect("object").remove(field);
+    claims
+}
+
+async fn app_with_known_secret() -> TestApp {
+    spawn_app_with(|c| c.jwt_secret = Some(SECRET.into())).await
+}
+
+async fn assert_refused(app: &TestApp, authorization: &str, case: &str) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("authorization", authorization)
+        .json(&json!({ "query": VIEWER }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 401, "{case}");
+    assert!(response.headers().get("www-authenticate").is_some(), "{case}");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{case}: {body}");
+    assert_eq!(body["data"], Value::Null, "{case}: no data for a refused token");
+}
+
+#[tokio::test]
+async fn no_token_is_an_anonymous_reader() {
+    let app = spawn_app().await;
+    let data = app.data(VIEWER, json!({})).await;
+    assert_eq!(data["viewer"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_token_makes_a_viewer_with_its_organisation_roles_and_scope() {
+    let app = spawn_app().await;
+    for (org, roles, scope) in [
+        ("camden", vec![Role::Submitter], "E09000007"),
+        ("north-west-london-ics", vec![Role::Submitter, Role::Approver], "E54000027"),
+        ("gla", vec![Role::Admin], "E12000007"),
+        ("london-councils", vec![], "E12000007"),
+    ] {
+        let data = app.data_as(&app.token(org, &roles), VIEWER, json!({})).await;
+        let viewer = &data["viewer"];
+        assert_eq!(viewer["organisation"]["slug"], org);
+        assert_eq!(viewer["scope"]["code"], scope, "{org}'s scope");
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        assert_eq!(viewer["roles"], json!(names));
+        assert_eq!(viewer["subject"], format!("tester@{org}"));
+    }
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_never_treated_as_anonymous() {
+    let app = app_with_known_secret().await;
+    let good = claims("camden");
+    // The control: the same claims, well signed, are accepted.
+    assert_eq!(app.data_as(&hs(&good), VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "camden");
+
+    let other_secret = EncodingKey::from_secret(b"another-secret-that-is-long-enough-too");
+    let alg_none = {
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+        format!("{}.{}.", B64.encode(r#"{"alg":"none","typ":"JWT"}"#), B64.encode(good.to_string()))
+    };
+    let tampered = {
+        let token = hs(&good);
+        let parts: Vec<&str> = token.split('.').collect();
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+        let forged = with(good.clone(), "org", json!("westminster"));
+        format!("{}.{}.{}", parts[0], B64.encode(forged.to_string()), parts[2])
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("expired", hs(&with(good.clone(), "exp", json!(now() - 3600)))),
+        ("wrong signature", sign(Algorithm::HS256, &good, &other_secret)),
+        ("alg none", alg_none),
+        ("disallowed algorithm", sign(Algorithm::HS512, &good, &EncodingKey::from_secret(SECRET.as_bytes()))),
+        ("wrong audience", hs(&with(good.clone(), "aud", json!("someone-else")))),
+        ("wrong issuer", hs(&with(good.clone(), "iss", json!("evil-issuer")))),
+        ("missing exp", hs(&without(good.clone(), "exp"))),
+        ("future nbf", hs(&with(good.clone(), "nbf", json!(now() + 3600)))),
+        ("tampered payload", tampered),
+        ("unknown organisation", hs(&with(good.clone(), "org", json!("atlantis")))),
+        ("unknown role", hs(&with(good.clone(), "roles", json!(["SUPERUSER"])))),
+        ("missing jti", hs(&without(good.clone(), "jti"))),
+        ("missing sub", hs(&without(good.clone(), "sub"))),
+        ("malformed", "not.a.jwt".into()),
+        ("garbage", "Zm9v".into()),
+    ];
+    for (case, token) in &cases {
+        assert_refused(&app, &format!("Bearer {token}"), case).await;
+    }
+    assert_refused(&app, "Basic dXNlcjpwYXNz", "another scheme").await;
+    assert_refused(&app, "Bearer ", "an empty bearer").await;
+
+    // Revoked: the same token, accepted until its jti is revoked.
+    let token = app.token("camden", &[Role::Submitter]);
+    let jti = app.data_as(&token, VIEWER, json!({})).await["viewer"]["tokenId"].as_str().expect("jti").to_owned();
+    let db = app.database().await;
+    london_vision::auth::revoke(&db, &jti, Some("left the team".into())).await.expect("revoked");
+    assert_refused(&app, &format!("Bearer {token}"), "revoked").await;
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn pem(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("fixture key")
+}
+
+#[tokio::test]
+async fn identity_provider_tokens_are_verified_with_its_public_keys() {
+    let keys = std::env::temp_dir().join(format!("lv-keys-{}-{}.pem", std::process::id(), now()));
+    let both = [pem("rsa-public.pem"), pem("ec-public.pem")].concat();
+    std::fs::write(&keys, both).expect("write keys");
+    let app = spawn_app_with(|c| {
+        c.jwt_public_keys = Some(keys.clone());
+        c.jwt_algorithms = vec!["HS256".into(), "RS256".into(), "ES256".into()];
+    })
+    .await;
+    let rs =
+        sign(Algorithm::RS256, &claims("camden"), &EncodingKey::from_rsa_pem(&pem("rsa-private.pem")).expect("rsa"));
+    let es = sign(Algorithm::ES256, &claims("barnet"), &EncodingKey::from_ec_pem(&pem("ec-private.pem")).expect("ec"));
+    assert_eq!(app.data_as(&rs, VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "camden");
+    assert_eq!(app.data_as(&es, VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "barnet");
+    // Key confusion: an HS256 token keyed with the public key's text is not a signature.
+    let confused = sign(Algorithm::HS256, &claims("camden"), &EncodingKey::from_secret(&pem("rsa-public.pem")));
+    assert_refused(&app, &format!("Bearer {confused}"), "public key used as an HMAC secret").await;
+
+    // The same RS256 token where the allow-list does not name RS256.
+    let strict = spawn_app_with(|c| c.jwt_public_keys = Some(keys.clone())).await;
+    assert_refused(&strict, &format!("Bearer {rs}"), "RS256 not in the allow-list").await;
+
+    // EdDSA from a JWKS file, found by the token's key id.
+    let jwks = spawn_app_with(|c| {
+        c.jwt_public_keys = Some(fixture("ed-jwks.json"));
+        c.jwt_algorithms = vec!["EdDSA".into()];
+    })
+    .await;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("test-ed-1".into());
+    let ed = encode(&header, &claims("newham"), &EncodingKey::from_ed_pem(&pem("ed-private.pem")).expect("ed"))
+        .expect("signs");
+    assert_eq!(jwks.data_as(&ed, VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "newham");
+    // HS256 is not in this server's list at all.
+    assert_refused(&jwks, &format!("Bearer {}", jwks.token("newham", &[])), "HS256 not in the allow-list").await;
+}
+
+/// Runs the `london-vision` binary against the test app's database and data directory.
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_london-vision"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DATA_DIR", &app.config.data_dir)
+        .env_remove("JWT_SECRET")
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "london-vision {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+#[tokio::test]
+async fn a_token_from_the_cli_works_against_the_running_server_until_revoked() {
+    let app = spawn_app().await;
+    let output = cli(&app, &["token", "--org", "hackney", "--role", "SUBMITTER", "--role", "approver", "--ttl", "1h"]);
+    let token = String::from_utf8(output.stdout).expect("utf-8").trim().to_owned();
+    let data = app.data_as(&token, VIEWER, json!({})).await;
+    assert_eq!(data["viewer"]["organisation"]["slug"], "hackney");
+    assert_eq!(data["viewer"]["roles"], json!(["SUBMITTER", "APPROVER"]));
+    let jti = data["viewer"]["tokenId"].as_str().expect("jti").to_owned();
+
+    cli(&app, &["token", "revoke", &jti, "--reason", "test"]);
+    assert_refused(&app, &format!("Bearer {token}"), "revoked with the CLI").await;
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_london-vision"))
+        .args(["token", "--org", "atlantis", "--role", "SUBMITTER"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("DATA_DIR", &app.config.data_dir)
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success(), "a token for an unknown organisation is not issued");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_generated_signing_key_is_kept_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let app = spawn_app().await;
+    let path = app.config.data_dir.join("jwt-secret");
+    let mode = std::fs::metadata(&path).expect("the key file exists").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A second start reads the same key: tokens issued before still verify.
+    let before = app.token("camden", &[]);
+    let again = london_vision::auth::TokenService::from_config(&app.config).expect("loads");
+    assert!(again.verify(&before).is_ok());
+}
