@@ -4,6 +4,8 @@
 use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, SqlErr};
 
+use crate::values::UserErrorCode;
+
 /// The codes of the contract's top-level errors.
 pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
@@ -79,3 +81,27 @@ impl ErrorExtensions for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// An expected, caller-fixable problem with a mutation's input: answered in the payload's
+/// `userErrors`, never as a top-level error. Defined once, as the contract names it.
+#[derive(Debug, Clone, PartialEq, async_graphql::SimpleObject)]
+pub struct UserError {
+    /// Path to the input field at fault, e.g. `["slug"]` or `["members", "2"]`.
+    pub field: Option<Vec<String>>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The kind of problem.
+    pub code: UserErrorCode,
+    /// The row the problem is in, for inputs with rows (0-based, or the CSV line number).
+    pub row: Option<i32>,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
+        let field = (!field.is_empty()).then(|| field.iter().map(|f| (*f).to_owned()).collect());
+        Self { field, message: message.into(), code, row: None }
+    }
+}
+
+/// A write that is either done, or refused for the listed reasons with nothing changed.
+pub type Outcome<T> = Result<T, Vec<UserError>>;

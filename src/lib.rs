@@ -2,6 +2,8 @@
 //! their commitments and outcome measures, served over GraphQL to boroughs, ICSs and
 //! front-end developers.
 
+/// The audit trail of every change.
+pub mod audit;
 /// Partner identity: tokens, principals, scope.
 pub mod auth;
 /// The pan-London catalogue: queries and rules, no GraphQL types.

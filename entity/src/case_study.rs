@@ -1,7 +1,7 @@
 //! `case_studies`: local and pan-London initiatives the strategy describes.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "case_studies")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -1,7 +1,7 @@
 //! `commitments`: what the partnership commits to under a priority, with baseline and target.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "commitments")]
 pub struct Model {
     #[sea_orm(primary_key)]

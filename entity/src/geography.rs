@@ -1,7 +1,7 @@
 //! `geographies`: ONS areas (region, ICS, local authority, neighbourhood) as a tree.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "geographies")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -2,7 +2,7 @@
 //! checked against.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "measures")]
 pub struct Model {
     #[sea_orm(primary_key)]

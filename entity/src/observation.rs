@@ -1,7 +1,7 @@
 //! `observations`: append-only revisions of a value for a measure, geography and period.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "observations")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -1,7 +1,7 @@
 //! `organisations`: councils, ICSs, regional bodies and the other actors of the strategy.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "organisations")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -1,7 +1,7 @@
 //! `organisation_members`: which organisations belong to a partnership or federation.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "organisation_members")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

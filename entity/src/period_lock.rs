@@ -1,7 +1,7 @@
 //! `period_locks`: a measure's period closed to further submissions.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "period_locks")]
 pub struct Model {
     #[sea_orm(primary_key)]

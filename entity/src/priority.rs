@@ -1,7 +1,7 @@
 //! `priorities`: the areas of focus for pan-London action.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "priorities")]
 pub struct Model {
     #[sea_orm(primary_key)]

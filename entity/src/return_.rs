@@ -1,7 +1,7 @@
 //! `returns`: one submission of local figures by one organisation.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "returns")]
 pub struct Model {
     #[sea_orm(primary_key)]

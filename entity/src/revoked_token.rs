@@ -1,7 +1,7 @@
 //! `revoked_tokens`: token ids (`jti`) refused on every request.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "revoked_tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

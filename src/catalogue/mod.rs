@@ -3,6 +3,8 @@
 //! Every "by keys" function answers a whole batch in one statement, for the DataLoaders.
 
 pub mod case_studies;
+pub mod checks;
+pub mod edits;
 pub mod geographies;
 pub mod measures;
 pub mod observations;

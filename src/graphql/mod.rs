@@ -1,13 +1,16 @@
 //! The GraphQL adapter: object types wrapping entity models, the query root, DataLoaders and
 //! scalars. Resolvers read the request context, call a catalogue function and wrap the result.
 
+mod audit;
 mod case_study;
 mod connection;
 mod error_codes;
 mod geography;
+mod guards;
 mod ids;
 mod loaders;
 mod measure;
+mod mutation;
 mod node;
 mod organisation;
 mod priority;
@@ -18,16 +21,16 @@ mod viewer;
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder,
+    Context, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder,
     dataloader::{DataLoader, HashMapCache},
 };
 use sea_orm::DatabaseConnection;
 
-pub use self::{loaders::Loaders, query::Query};
+pub use self::{loaders::Loaders, mutation::Mutation, query::Query};
 use crate::{auth::Principal, catalogue::Visibility, error::AppError};
 
 /// The schema served at `/graphql`.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// What every resolver of one request may read.
 pub struct RequestContext {
@@ -38,8 +41,8 @@ pub struct RequestContext {
 }
 
 /// The schema with its limits; the same one `london-vision schema` prints.
-pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription).extension(error_codes::ErrorCodes)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription).extension(error_codes::ErrorCodes)
 }
 
 /// The schema as served, with depth and complexity limits from configuration.

@@ -4,10 +4,12 @@ use async_graphql::{Context, ID, Object, Result, futures_util::future::join_all}
 
 use super::{
     OrGql,
+    audit::AuditEvent,
     case_study::CaseStudy,
     connection::{self, Conn},
     geography::Geography,
-    loader,
+    guards::RoleGuard,
+    ids, loader,
     loaders::GeographyByCode,
     measure::Measure,
     node::{self, Node},
@@ -17,9 +19,10 @@ use super::{
     viewer::Viewer,
 };
 use crate::{
+    audit,
     catalogue::{case_studies, geographies, measures, organisations, priorities},
     error::AppError,
-    values::{GeographyLevel, GssCode, OrganisationKind, Slug},
+    values::{GeographyLevel, GssCode, OrganisationKind, Role, Slug},
 };
 
 /// The most IDs `nodes(ids:)` resolves at once.
@@ -64,6 +67,27 @@ impl Query {
     /// The authenticated partner; null for an anonymous request.
     async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
         request(ctx).principal.clone().map(Viewer)
+    }
+
+    /// The audit trail of changes, oldest first. ADMIN only.
+    #[graphql(guard = "RoleGuard(&[Role::Admin])", complexity = "connection::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes to objects of this type (e.g. `Priority`).")] entity_type: Option<String>,
+        #[graphql(desc = "Only changes to this object (its global ID).")] entity_id: Option<ID>,
+        #[graphql(desc = "Only changes made by this organisation (its slug).")] organisation: Option<String>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<AuditEvent>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let entity_id = entity_id.map(|id| ids::decode(&id).map(|(_, key)| key)).transpose().gql()?;
+        let filter = audit::AuditFilter { entity_type, entity_id, organisation };
+        let page = audit::list(&request(ctx).db, &filter, args).await.gql()?;
+        Ok(connection::connection(page, AuditEvent))
     }
 
     /// Organisations taking part, optionally of one kind.

@@ -205,6 +205,24 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Why a mutation's input was not accepted; each `UserError` names one.
+    pub enum UserErrorCode {
+        /// The value is malformed (a slug, code, period or number out of its form).
+        Invalid => "INVALID",
+        /// A required value is missing or empty.
+        Required => "REQUIRED",
+        /// The text is longer than allowed.
+        TooLong => "TOO_LONG",
+        /// The slug or number is already used by another record.
+        Taken => "TAKEN",
+        /// The input refers to something that does not exist.
+        NotFound => "NOT_FOUND",
+        /// The input names an area outside the caller's organisation's area.
+        OutOfScope => "OUT_OF_SCOPE",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{GeographyLevel, PeriodType, Unit};

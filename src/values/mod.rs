@@ -6,7 +6,9 @@ mod gss_code;
 mod period;
 mod slug;
 
-pub use enums::{GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit};
+pub use enums::{
+    GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit, UserErrorCode,
+};
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};
 pub use slug::Slug;

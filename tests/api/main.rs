@@ -5,6 +5,7 @@ mod batching;
 mod catalogue;
 mod helpers;
 mod http;
+mod mutations;
 mod nodes;
 mod observations;
 mod pagination;

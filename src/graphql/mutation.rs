@@ -1,0 +1,429 @@
+//! The mutation root: catalogue administration and case studies. Each mutation takes one
+//! `input` and returns a payload with the changed object and `userErrors`.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+
+use super::{
+    OrGql,
+    case_study::CaseStudy,
+    guards::{RoleGuard, actor},
+    measure::Measure,
+    organisation::Organisation,
+    priority::{Commitment, Priority},
+    request,
+    scalars::PeriodScalar,
+};
+use crate::{
+    catalogue::edits::{self, Change, StatedValue},
+    error::{Outcome, UserError},
+    values::{OrganisationKind, PeriodType, Polarity, Role, Unit},
+};
+
+const ADMIN: &[Role] = &[Role::Admin];
+const SUBMITTER: &[Role] = &[Role::Submitter];
+const PUBLISHER: &[Role] = &[Role::Approver, Role::Admin];
+
+fn change<T>(value: MaybeUndefined<T>) -> Change<T> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// The changed object, or the reasons nothing changed.
+fn split<M, T>(outcome: Outcome<M>, wrap: impl FnOnce(M) -> T) -> (Option<T>, Vec<UserError>) {
+    match outcome {
+        Ok(m) => (Some(wrap(m)), Vec::new()),
+        Err(errors) => (None, errors),
+    }
+}
+
+/// A baseline or target.
+#[derive(InputObject)]
+pub struct PeriodValueInput {
+    /// The value, in the unit of the commitment's measure.
+    pub value: f64,
+    /// The period the value is for (the measure's period type, or a calendar year for a target date).
+    pub period: Option<PeriodScalar>,
+    /// Where the value comes from.
+    pub note: Option<String>,
+}
+
+impl From<PeriodValueInput> for StatedValue {
+    fn from(v: PeriodValueInput) -> Self {
+        Self { value: v.value, period: v.period.map(|p| p.0), note: v.note }
+    }
+}
+
+/// A new priority.
+#[derive(InputObject)]
+pub struct CreatePriorityInput {
+    /// Stable key: lower-case words joined by hyphens.
+    pub slug: String,
+    /// Position in the list; the next free number when omitted.
+    pub number: Option<i32>,
+    pub title: String,
+    pub ambition: String,
+    pub challenge: Option<String>,
+}
+
+/// Changes to a priority, found by its slug; omitted fields are left as they are.
+#[derive(InputObject)]
+pub struct UpdatePriorityInput {
+    pub slug: String,
+    pub title: Option<String>,
+    pub ambition: Option<String>,
+    /// `null` clears it.
+    pub challenge: MaybeUndefined<String>,
+}
+
+/// A new commitment under a priority.
+#[derive(InputObject)]
+pub struct CreateCommitmentInput {
+    /// The priority's slug.
+    pub priority: String,
+    pub slug: String,
+    pub statement: String,
+    /// The slug of the measure progress is tracked on.
+    pub measure: Option<String>,
+    pub baseline: Option<PeriodValueInput>,
+    pub target: Option<PeriodValueInput>,
+}
+
+/// Changes to a commitment, found by its slug; omitted fields are left, `null` clears.
+#[derive(InputObject)]
+pub struct UpdateCommitmentInput {
+    pub slug: String,
+    pub statement: Option<String>,
+    pub measure: MaybeUndefined<String>,
+    pub baseline: MaybeUndefined<PeriodValueInput>,
+    pub target: MaybeUndefined<PeriodValueInput>,
+}
+
+/// A new outcome measure.
+#[derive(InputObject)]
+pub struct CreateMeasureInput {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub unit: Unit,
+    pub polarity: Polarity,
+    pub period_type: PeriodType,
+    /// Lowest value accepted; by default 0 (or -100 for percentage points).
+    pub min_value: Option<f64>,
+    /// Highest value accepted; by default 100 for percentages, none otherwise.
+    pub max_value: Option<f64>,
+    /// The slug of the priority it belongs to.
+    pub priority: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Changes to a measure, found by its slug. The unit and period type cannot change: values
+/// already submitted are in them.
+#[derive(InputObject)]
+pub struct UpdateMeasureInput {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub polarity: Option<Polarity>,
+    pub min_value: MaybeUndefined<f64>,
+    pub max_value: MaybeUndefined<f64>,
+    pub priority: MaybeUndefined<String>,
+    pub source: MaybeUndefined<String>,
+}
+
+/// A new organisation.
+#[derive(InputObject)]
+pub struct CreateOrganisationInput {
+    pub slug: String,
+    pub name: String,
+    pub kind: OrganisationKind,
+    /// The ONS code of the area it acts for (its partners' scope).
+    pub geography: String,
+    pub description: Option<String>,
+    pub website: Option<String>,
+    /// Slugs of its member organisations.
+    #[graphql(default)]
+    pub members: Vec<String>,
+}
+
+/// Changes to an organisation, found by its slug; `members`, when given, replaces the list.
+#[derive(InputObject)]
+pub struct UpdateOrganisationInput {
+    pub slug: String,
+    pub name: Option<String>,
+    pub kind: Option<OrganisationKind>,
+    pub geography: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub website: MaybeUndefined<String>,
+    pub members: Option<Vec<String>>,
+}
+
+/// A new case study, unpublished until an approver publishes it.
+#[derive(InputObject)]
+pub struct CreateCaseStudyInput {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub body: String,
+    /// Slugs of the priorities it illustrates.
+    #[graphql(default)]
+    pub priorities: Vec<String>,
+    /// ONS codes of the areas it is in; all must lie in the caller's area.
+    pub geographies: Vec<String>,
+    /// Slugs of the organisations involved.
+    #[graphql(default)]
+    pub organisations: Vec<String>,
+}
+
+/// Changes to a case study in the caller's area; lists, when given, replace the old ones.
+/// A published case study edited by someone who may not publish returns to draft.
+#[derive(InputObject)]
+pub struct UpdateCaseStudyInput {
+    pub slug: String,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub body: Option<String>,
+    pub priorities: Option<Vec<String>>,
+    pub geographies: Option<Vec<String>>,
+    pub organisations: Option<Vec<String>>,
+}
+
+/// The case study to publish.
+#[derive(InputObject)]
+pub struct PublishCaseStudyInput {
+    pub slug: String,
+}
+
+/// The result of a priority mutation.
+#[derive(SimpleObject)]
+pub struct PriorityPayload {
+    /// The priority as changed; null when nothing changed.
+    pub priority: Option<Priority>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of a commitment mutation.
+#[derive(SimpleObject)]
+pub struct CommitmentPayload {
+    /// The commitment as changed; null when nothing changed.
+    pub commitment: Option<Commitment>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of a measure mutation.
+#[derive(SimpleObject)]
+pub struct MeasurePayload {
+    /// The measure as changed; null when nothing changed.
+    pub measure: Option<Measure>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of an organisation mutation.
+#[derive(SimpleObject)]
+pub struct OrganisationPayload {
+    /// The organisation as changed; null when nothing changed.
+    pub organisation: Option<Organisation>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of a case study mutation.
+#[derive(SimpleObject)]
+pub struct CaseStudyPayload {
+    /// The case study as changed; null when nothing changed.
+    pub case_study: Option<CaseStudy>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds a priority. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn create_priority(&self, ctx: &Context<'_>, input: CreatePriorityInput) -> Result<PriorityPayload> {
+        let new = edits::NewPriority {
+            slug: input.slug,
+            number: input.number,
+            title: input.title,
+            ambition: input.ambition,
+            challenge: input.challenge,
+        };
+        let (priority, user_errors) =
+            split(edits::create_priority(&request(ctx).db, actor(ctx)?, new).await.gql()?, Priority);
+        Ok(PriorityPayload { priority, user_errors })
+    }
+
+    /// Changes a priority. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn update_priority(&self, ctx: &Context<'_>, input: UpdatePriorityInput) -> Result<PriorityPayload> {
+        let changes = edits::PriorityChanges {
+            slug: input.slug,
+            title: input.title,
+            ambition: input.ambition,
+            challenge: change(input.challenge),
+        };
+        let (priority, user_errors) =
+            split(edits::update_priority(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Priority);
+        Ok(PriorityPayload { priority, user_errors })
+    }
+
+    /// Adds a commitment under a priority. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn create_commitment(&self, ctx: &Context<'_>, input: CreateCommitmentInput) -> Result<CommitmentPayload> {
+        let new = edits::NewCommitment {
+            priority: input.priority,
+            slug: input.slug,
+            statement: input.statement,
+            measure: input.measure,
+            baseline: input.baseline.map(Into::into),
+            target: input.target.map(Into::into),
+        };
+        let (commitment, user_errors) =
+            split(edits::create_commitment(&request(ctx).db, actor(ctx)?, new).await.gql()?, Commitment);
+        Ok(CommitmentPayload { commitment, user_errors })
+    }
+
+    /// Changes a commitment. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn update_commitment(&self, ctx: &Context<'_>, input: UpdateCommitmentInput) -> Result<CommitmentPayload> {
+        let changes = edits::CommitmentChanges {
+            slug: input.slug,
+            statement: input.statement,
+            measure: change(input.measure),
+            baseline: change(input.baseline).map(|v| v.map(Into::into)),
+            target: change(input.target).map(|v| v.map(Into::into)),
+        };
+        let (commitment, user_errors) =
+            split(edits::update_commitment(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Commitment);
+        Ok(CommitmentPayload { commitment, user_errors })
+    }
+
+    /// Adds an outcome measure. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn create_measure(&self, ctx: &Context<'_>, input: CreateMeasureInput) -> Result<MeasurePayload> {
+        let new = edits::NewMeasure {
+            slug: input.slug,
+            name: input.name,
+            description: input.description,
+            unit: input.unit,
+            polarity: input.polarity,
+            period_type: input.period_type,
+            min_value: input.min_value,
+            max_value: input.max_value,
+            priority: input.priority,
+            source: input.source,
+        };
+        let (measure, user_errors) =
+            split(edits::create_measure(&request(ctx).db, actor(ctx)?, new).await.gql()?, Measure);
+        Ok(MeasurePayload { measure, user_errors })
+    }
+
+    /// Changes a measure (not its unit or period type). ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn update_measure(&self, ctx: &Context<'_>, input: UpdateMeasureInput) -> Result<MeasurePayload> {
+        let changes = edits::MeasureChanges {
+            slug: input.slug,
+            name: input.name,
+            description: input.description,
+            polarity: input.polarity,
+            min_value: change(input.min_value),
+            max_value: change(input.max_value),
+            priority: change(input.priority),
+            source: change(input.source),
+        };
+        let (measure, user_errors) =
+            split(edits::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);
+        Ok(MeasurePayload { measure, user_errors })
+    }
+
+    /// Adds an organisation. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn create_organisation(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganisationInput,
+    ) -> Result<OrganisationPayload> {
+        let new = edits::NewOrganisation {
+            slug: input.slug,
+            name: input.name,
+            kind: input.kind,
+            geography: input.geography,
+            description: input.description,
+            website: input.website,
+            members: input.members,
+        };
+        let (organisation, user_errors) =
+            split(edits::create_organisation(&request(ctx).db, actor(ctx)?, new).await.gql()?, Organisation);
+        Ok(OrganisationPayload { organisation, user_errors })
+    }
+
+    /// Changes an organisation. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn update_organisation(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrganisationInput,
+    ) -> Result<OrganisationPayload> {
+        let changes = edits::OrganisationChanges {
+            slug: input.slug,
+            name: input.name,
+            kind: input.kind,
+            geography: input.geography,
+            description: change(input.description),
+            website: change(input.website),
+            members: input.members,
+        };
+        let (organisation, user_errors) =
+            split(edits::update_organisation(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Organisation);
+        Ok(OrganisationPayload { organisation, user_errors })
+    }
+
+    /// Adds a case study in the caller's area, unpublished. SUBMITTER only.
+    #[graphql(guard = "RoleGuard(SUBMITTER)")]
+    async fn create_case_study(&self, ctx: &Context<'_>, input: CreateCaseStudyInput) -> Result<CaseStudyPayload> {
+        let new = edits::NewCaseStudy {
+            slug: input.slug,
+            title: input.title,
+            summary: input.summary,
+            body: input.body,
+            priorities: input.priorities,
+            geographies: input.geographies,
+            organisations: input.organisations,
+        };
+        let (case_study, user_errors) =
+            split(edits::create_case_study(&request(ctx).db, actor(ctx)?, new).await.gql()?, CaseStudy);
+        Ok(CaseStudyPayload { case_study, user_errors })
+    }
+
+    /// Changes a case study whose areas lie in the caller's area. SUBMITTER only.
+    #[graphql(guard = "RoleGuard(SUBMITTER)")]
+    async fn update_case_study(&self, ctx: &Context<'_>, input: UpdateCaseStudyInput) -> Result<CaseStudyPayload> {
+        let changes = edits::CaseStudyChanges {
+            slug: input.slug,
+            title: input.title,
+            summary: input.summary,
+            body: input.body,
+            priorities: input.priorities,
+            geographies: input.geographies,
+            organisations: input.organisations,
+        };
+        let (case_study, user_errors) =
+            split(edits::update_case_study(&request(ctx).db, actor(ctx)?, changes).await.gql()?, CaseStudy);
+        Ok(CaseStudyPayload { case_study, user_errors })
+    }
+
+    /// Publishes a case study whose areas lie in the caller's area. APPROVER or ADMIN.
+    #[graphql(guard = "RoleGuard(PUBLISHER)")]
+    async fn publish_case_study(&self, ctx: &Context<'_>, input: PublishCaseStudyInput) -> Result<CaseStudyPayload> {
+        let (case_study, user_errors) =
+            split(edits::publish_case_study(&request(ctx).db, actor(ctx)?, &input.slug).await.gql()?, CaseStudy);
+        Ok(CaseStudyPayload { case_study, user_errors })
+    }
+}
