@@ -22,6 +22,8 @@ pub mod graphql;
 pub mod http;
 /// Pan-London analytics as pure functions (trajectories, later the picture).
 pub mod picture;
+/// The submission pipeline for returns: check, then write whole or not at all.
+pub mod returns;
 /// Building and running the application.
 pub mod startup;
 /// Logging set-up.

@@ -20,6 +20,7 @@ impl AuditEvent {
             "Measure" => Some(NodeType::Measure),
             "Organisation" => Some(NodeType::Organisation),
             "CaseStudy" => Some(NodeType::CaseStudy),
+            "Return" => Some(NodeType::Return),
             _ => None,
         }
     }

@@ -16,10 +16,11 @@ pub enum NodeType {
     Measure,
     Observation,
     CaseStudy,
+    Return,
 }
 
 impl NodeType {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Organisation,
         Self::Geography,
         Self::Priority,
@@ -27,6 +28,7 @@ impl NodeType {
         Self::Measure,
         Self::Observation,
         Self::CaseStudy,
+        Self::Return,
     ];
 
     fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl NodeType {
             Self::Measure => "Measure",
             Self::Observation => "Observation",
             Self::CaseStudy => "CaseStudy",
+            Self::Return => "Return",
         }
     }
 }

@@ -7,12 +7,13 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use entity::{case_study, commitment, geography, measure, observation, organisation, priority};
+use entity::{case_study, commitment, geography, measure, observation, organisation, priority, return_};
 use sea_orm::DatabaseConnection;
 
 use crate::{
     catalogue::{Visibility, case_studies, geographies, measures, observations, organisations, priorities},
     error::AppError,
+    returns,
     values::ReturnStatus,
 };
 
@@ -78,6 +79,7 @@ by_id!(PriorityById, priority::Model, |db, ids, vis| priorities::by_ids(db, &ids
 by_id!(CommitmentById, commitment::Model, |db, ids, vis| priorities::commitments_by_ids(db, &ids));
 by_id!(MeasureById, measure::Model, |db, ids, vis| measures::by_ids(db, &ids));
 by_id!(CaseStudyById, case_study::Model, |db, ids, vis| case_studies::by_ids(db, &ids, vis));
+by_id!(ReturnById, return_::Model, |db, ids, vis| returns::by_ids(db, &ids, vis));
 by_id!(ObservationById, observation::Model, |db, ids, vis| observations::by_ids(db, &ids, vis));
 
 many!(ChildrenOf, geography::Model, |db, ids, vis| geographies::children_of(db, &ids), |g| (

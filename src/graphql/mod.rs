@@ -15,6 +15,7 @@ mod node;
 mod organisation;
 mod priority;
 mod query;
+mod returns;
 mod scalars;
 mod viewer;
 
@@ -42,7 +43,7 @@ pub struct RequestContext {
 
 /// The schema with its limits; the same one `london-vision schema` prints.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).extension(error_codes::ErrorCodes)
+    Schema::build(Query, Mutation::default(), EmptySubscription).extension(error_codes::ErrorCodes)
 }
 
 /// The schema as served, with depth and complexity limits from configuration.

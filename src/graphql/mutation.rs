@@ -241,10 +241,16 @@ pub struct CaseStudyPayload {
     pub user_errors: Vec<UserError>,
 }
 
-pub struct Mutation;
+/// Catalogue administration and case studies.
+#[derive(Default)]
+pub struct CatalogueMutation;
+
+/// The mutation root.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(CatalogueMutation, super::returns::ReturnMutation);
 
 #[Object]
-impl Mutation {
+impl CatalogueMutation {
     /// Adds a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_priority(&self, ctx: &Context<'_>, input: CreatePriorityInput) -> Result<PriorityPayload> {

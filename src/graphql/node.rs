@@ -10,10 +10,12 @@ use super::{
     loader,
     loaders::{
         CaseStudyById, CommitmentById, GeographyById, MeasureById, ObservationById, OrganisationById, PriorityById,
+        ReturnById,
     },
     measure::{Measure, Observation},
     organisation::Organisation,
     priority::{Commitment, Priority},
+    returns::Return,
 };
 
 /// An object with a global ID, refetchable with `node(id:)`.
@@ -27,6 +29,7 @@ pub enum Node {
     Measure(Measure),
     Observation(Observation),
     CaseStudy(CaseStudy),
+    Return(Return),
 }
 
 /// The object a global ID names, if it exists and the caller may see it.
@@ -45,5 +48,6 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             l.load_one(ObservationById(key)).await.gql()?.map(|m| Node::Observation(Observation(m)))
         }
         NodeType::CaseStudy => l.load_one(CaseStudyById(key)).await.gql()?.map(|m| Node::CaseStudy(CaseStudy(m))),
+        NodeType::Return => l.load_one(ReturnById(key)).await.gql()?.map(|m| Node::Return(Return(m))),
     })
 }

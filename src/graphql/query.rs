@@ -8,21 +8,22 @@ use super::{
     case_study::CaseStudy,
     connection::{self, Conn},
     geography::Geography,
-    guards::RoleGuard,
+    guards::{RoleGuard, actor},
     ids, loader,
-    loaders::GeographyByCode,
+    loaders::{GeographyByCode, ReturnById},
     measure::Measure,
     node::{self, Node},
     organisation::Organisation,
     priority::{Commitment, Priority},
     request,
+    returns::Return,
     viewer::Viewer,
 };
 use crate::{
     audit,
     catalogue::{case_studies, geographies, measures, organisations, priorities},
     error::AppError,
-    values::{GeographyLevel, GssCode, OrganisationKind, Role, Slug},
+    values::{GeographyLevel, GssCode, OrganisationKind, ReturnStatus, Role, Slug},
 };
 
 /// The most IDs `nodes(ids:)` resolves at once.
@@ -88,6 +89,48 @@ impl Query {
         let filter = audit::AuditFilter { entity_type, entity_id, organisation };
         let page = audit::list(&request(ctx).db, &filter, args).await.gql()?;
         Ok(connection::connection(page, AuditEvent))
+    }
+
+    /// Returns submitted by partners, oldest first. Partners only.
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn returns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only returns of this organisation (its slug).")] organisation: Option<String>,
+        #[graphql(desc = "Only returns in this status.")] status: Option<ReturnStatus>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Return>> {
+        actor(ctx)?;
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let db = &request(ctx).db;
+        let organisation = match organisation {
+            Some(slug) => Some(
+                organisations::by_slug(db, &slug)
+                    .await
+                    .gql()?
+                    .ok_or_else(|| AppError::NotFound(format!("no organisation has the slug '{slug}'")))
+                    .gql()?
+                    .id,
+            ),
+            None => None,
+        };
+        let page =
+            crate::returns::list(db, &crate::returns::ReturnFilter { organisation, status }, args).await.gql()?;
+        Ok(connection::connection(page, Return))
+    }
+
+    /// A return by its ID. Partners only.
+    #[graphql(name = "return")]
+    async fn return_(&self, ctx: &Context<'_>, #[graphql(desc = "The return's ID.")] id: ID) -> Result<Option<Return>> {
+        actor(ctx)?;
+        match ids::decode(&id).gql()? {
+            (ids::NodeType::Return, key) => Ok(loader(ctx).load_one(ReturnById(key)).await.gql()?.map(Return)),
+            _ => Ok(None),
+        }
     }
 
     /// Organisations taking part, optionally of one kind.

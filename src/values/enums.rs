@@ -39,6 +39,19 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -220,6 +233,34 @@ text_enum! {
         NotFound => "NOT_FOUND",
         /// The input names an area outside the caller's organisation's area.
         OutOfScope => "OUT_OF_SCOPE",
+        /// A value is outside the measure's bounds, or not a whole number for a count.
+        OutOfRange => "OUT_OF_RANGE",
+        /// The period is of another type than the measure's.
+        WrongPeriodType => "WRONG_PERIOD_TYPE",
+        /// Figures disagree: numerator above denominator, value not what they give, or a
+        /// confidence interval that does not contain the value.
+        Inconsistent => "INCONSISTENT",
+        /// A second row for the same measure, area and period in one return.
+        Duplicate => "DUPLICATE",
+        /// The measure's period is locked: no more values are taken for it.
+        PeriodLocked => "PERIOD_LOCKED",
+        /// The request conflicts with what was done before (an idempotency key reused for
+        /// other data, or a return already reviewed).
+        Conflict => "CONFLICT",
+        /// The caller may not do this to this record (for example, review their own return).
+        NotAllowed => "NOT_ALLOWED",
+    }
+}
+
+text_enum! {
+    /// What a submission did to one value.
+    pub enum ChangeKind {
+        /// The first value for its measure, area and period.
+        New => "NEW",
+        /// Different from the current value: written as the next revision.
+        Revised => "REVISED",
+        /// The same as the current value: nothing written.
+        Unchanged => "UNCHANGED",
     }
 }
 

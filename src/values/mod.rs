@@ -7,7 +7,8 @@ mod period;
 mod slug;
 
 pub use enums::{
-    GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit, UserErrorCode,
+    ChangeKind, GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit,
+    UserErrorCode,
 };
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};

@@ -74,8 +74,13 @@ impl TestApp {
 
     /// A token for `org` with `roles`, signed as `london-vision token` signs it.
     pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.token_for(org, &format!("tester@{org}"), roles)
+    }
+
+    /// A token for a named person or system of `org`.
+    pub fn token_for(&self, org: &str, subject: &str, roles: &[Role]) -> String {
         let service = TokenService::from_config(&self.config).expect("the signing key loads");
-        service.issue(org, &format!("tester@{org}"), roles, 3600).expect("a token").0
+        service.issue(org, subject, roles, 3600).expect("a token").0
     }
 
     /// POSTs a GraphQL query with a bearer token; returns the HTTP status and the body.

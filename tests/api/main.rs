@@ -9,5 +9,6 @@ mod mutations;
 mod nodes;
 mod observations;
 mod pagination;
+mod returns;
 mod schema;
 mod source_fidelity;

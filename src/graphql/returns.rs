@@ -1,0 +1,302 @@
+//! `Return`, `submitReturn`, `approveReturn` and `rejectReturn`: partners' local data.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::return_;
+
+use super::{
+    OrGql,
+    connection::{self, Conn},
+    guards::{RoleGuard, actor},
+    ids, loader,
+    loaders::{OrganisationById, ReturnById},
+    measure::Observation,
+    organisation::Organisation,
+    request,
+    scalars::PeriodScalar,
+};
+use crate::{
+    error::UserError,
+    returns::{self, RawRow, Submission, SubmitOutcome, ValueChange},
+    values::{ChangeKind, ReturnStatus, Role},
+};
+
+/// One submission of local figures by one organisation. Visible to partners only.
+#[derive(Clone)]
+pub struct Return(pub return_::Model);
+
+#[Object]
+impl Return {
+    /// Global ID, for `node(id:)` and `return(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(ids::NodeType::Return, self.0.id)
+    }
+
+    /// The organisation that submitted it.
+    async fn organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        loader(ctx)
+            .load_one(OrganisationById(self.0.organisation_id))
+            .await
+            .gql()?
+            .map(Organisation)
+            .ok_or_else(|| async_graphql::Error::new("BUG: return without its organisation"))
+    }
+
+    /// Where the return is in its review.
+    async fn status(&self) -> Result<ReturnStatus> {
+        ReturnStatus::parse(&self.0.status).gql()
+    }
+
+    /// When it was submitted.
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+
+    /// Who submitted it (the token's subject).
+    async fn submitted_by(&self) -> &str {
+        &self.0.submitted_by
+    }
+
+    /// The submitter's note on the return.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    /// The values the return carried (its new revisions).
+    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    async fn observations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Observation>> {
+        let args = connection::page_args(first, after, last, before).gql()?;
+        let page = returns::observations_of(&request(ctx).db, self.0.id, args).await.gql()?;
+        Ok(connection::connection(page, Observation))
+    }
+
+    /// Who approved or rejected it.
+    async fn reviewed_by(&self) -> Option<&str> {
+        self.0.reviewed_by.as_deref()
+    }
+
+    /// When it was approved or rejected.
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+
+    /// The reviewer's note.
+    async fn review_note(&self) -> Option<&str> {
+        self.0.review_note.as_deref()
+    }
+}
+
+/// One value of a return: a measure (by slug), an area (by ONS code) and a period.
+#[derive(InputObject)]
+pub struct ObservationInput {
+    /// The measure's slug.
+    pub measure: String,
+    /// The area's ONS GSS code; it must lie in the submitting organisation's area.
+    pub geography: String,
+    /// The period, of the measure's period type.
+    pub period: PeriodScalar,
+    /// The value in the measure's unit; may be left out when numerator and denominator give it.
+    pub value: Option<f64>,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    /// Lower limit of the 95% confidence interval.
+    pub lower_ci: Option<f64>,
+    /// Upper limit of the 95% confidence interval.
+    pub upper_ci: Option<f64>,
+    /// A note on the value (for example a data quality caveat).
+    pub note: Option<String>,
+}
+
+/// A return of values for the caller's organisation.
+#[derive(InputObject)]
+pub struct SubmitReturnInput {
+    /// The organisation's slug: the caller's own.
+    pub organisation: String,
+    /// The values, one per measure, area and period.
+    pub values: Vec<ObservationInput>,
+    /// A key of your choosing; submitting again with the same key returns the first result
+    /// and writes nothing, so a retried request is safe.
+    pub idempotency_key: Option<String>,
+    /// Check everything and report what would change, writing nothing.
+    #[graphql(default)]
+    pub dry_run: bool,
+    /// A note on the whole return.
+    pub note: Option<String>,
+}
+
+/// A return to approve or reject.
+#[derive(InputObject)]
+pub struct ReviewReturnInput {
+    /// The return's ID.
+    pub id: ID,
+    /// The reviewer's note.
+    pub note: Option<String>,
+}
+
+/// One value's old and new figures.
+pub struct Change(pub ValueChange);
+
+#[Object]
+impl Change {
+    /// The row of the input this change is for.
+    async fn row(&self) -> i32 {
+        self.0.row
+    }
+    /// The measure's slug.
+    async fn measure(&self) -> &str {
+        &self.0.measure
+    }
+    /// The area's ONS code.
+    async fn geography(&self) -> &str {
+        &self.0.geography
+    }
+    /// The period.
+    async fn period(&self) -> &str {
+        &self.0.period
+    }
+    /// The current value before this return; null when there was none.
+    async fn old_value(&self) -> Option<f64> {
+        self.0.old_value
+    }
+    /// The value in this return.
+    async fn new_value(&self) -> f64 {
+        self.0.new_value
+    }
+    /// The revision written (or that would be, in a dry run); null when unchanged.
+    async fn revision(&self) -> Option<i32> {
+        self.0.revision
+    }
+    /// What the return did to the value.
+    async fn kind(&self) -> ChangeKind {
+        self.0.kind
+    }
+}
+
+/// The result of a submission. With `userErrors`, nothing was written.
+#[derive(SimpleObject)]
+pub struct SubmitReturnPayload {
+    /// The return written; null for a dry run or a refused return.
+    #[graphql(name = "return")]
+    pub return_: Option<Return>,
+    /// Values that became a new revision (or would, in a dry run).
+    pub accepted: i32,
+    /// Values equal to the current ones: nothing written for them.
+    pub unchanged: i32,
+    /// Rows with at least one problem; when above zero, nothing was written.
+    pub rejected: i32,
+    /// Every value's old and new figures.
+    pub changes: Vec<Change>,
+    /// True when this is the first result of an earlier submission with the same key.
+    pub replayed: bool,
+    /// What is wrong, row by row.
+    pub user_errors: Vec<UserError>,
+}
+
+impl SubmitReturnPayload {
+    pub async fn from_outcome(ctx: &Context<'_>, outcome: SubmitOutcome) -> Result<Self> {
+        let return_ = match outcome.return_id {
+            Some(id) => loader(ctx).load_one(ReturnById(id)).await.gql()?.map(Return),
+            None => None,
+        };
+        Ok(Self {
+            return_,
+            accepted: outcome.accepted,
+            unchanged: outcome.unchanged,
+            rejected: outcome.rejected,
+            changes: outcome.changes.into_iter().map(Change).collect(),
+            replayed: outcome.replayed,
+            user_errors: outcome.user_errors,
+        })
+    }
+}
+
+/// The result of a review.
+#[derive(SimpleObject)]
+pub struct ReturnPayload {
+    /// The return as reviewed; null when nothing changed.
+    #[graphql(name = "return")]
+    pub return_: Option<Return>,
+    /// Why nothing changed.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The mutations on returns.
+#[derive(Default)]
+pub struct ReturnMutation;
+
+const SUBMITTER: &[Role] = &[Role::Submitter];
+const APPROVER: &[Role] = &[Role::Approver];
+
+async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnStatus) -> Result<ReturnPayload> {
+    let (node_type, key) = ids::decode(&input.id).gql()?;
+    if node_type != ids::NodeType::Return {
+        return Ok(ReturnPayload {
+            return_: None,
+            user_errors: vec![UserError::new(
+                &["id"],
+                crate::values::UserErrorCode::Invalid,
+                "the ID is not a return's",
+            )],
+        });
+    }
+    match returns::review(&request(ctx).db, actor(ctx)?, key, decision, input.note).await.gql()? {
+        Ok(r) => Ok(ReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() }),
+        Err(user_errors) => Ok(ReturnPayload { return_: None, user_errors }),
+    }
+}
+
+#[Object]
+impl ReturnMutation {
+    /// Submits a return of values for the caller's organisation, whole or not at all.
+    /// SUBMITTER of that organisation; every value's area must lie in its area.
+    #[graphql(guard = "RoleGuard(SUBMITTER)")]
+    async fn submit_return(&self, ctx: &Context<'_>, input: SubmitReturnInput) -> Result<SubmitReturnPayload> {
+        let rows = input
+            .values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| RawRow {
+                row: i32::try_from(i).unwrap_or(i32::MAX),
+                measure: v.measure,
+                geography: v.geography,
+                period: v.period.0.to_string(),
+                value: v.value,
+                numerator: v.numerator,
+                denominator: v.denominator,
+                lower_ci: v.lower_ci,
+                upper_ci: v.upper_ci,
+                note: v.note,
+            })
+            .collect();
+        let submission = Submission {
+            organisation: input.organisation,
+            rows,
+            idempotency_key: input.idempotency_key,
+            dry_run: input.dry_run,
+            note: input.note,
+        };
+        let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
+        SubmitReturnPayload::from_outcome(ctx, outcome).await
+    }
+
+    /// Approves a return, making its values public. APPROVER whose area covers the return's
+    /// areas; never its own submitter.
+    #[graphql(guard = "RoleGuard(APPROVER)")]
+    async fn approve_return(&self, ctx: &Context<'_>, input: ReviewReturnInput) -> Result<ReturnPayload> {
+        review(ctx, input, ReturnStatus::Approved).await
+    }
+
+    /// Rejects a return: its values never become current. APPROVER whose area covers the
+    /// return's areas; never its own submitter.
+    #[graphql(guard = "RoleGuard(APPROVER)")]
+    async fn reject_return(&self, ctx: &Context<'_>, input: ReviewReturnInput) -> Result<ReturnPayload> {
+        review(ctx, input, ReturnStatus::Rejected).await
+    }
+}

@@ -1,0 +1,461 @@
+//! The submission pipeline: every way data comes in (GraphQL, CSV over HTTP, the `import`
+//! command) goes through `submit`: check every row, then write the whole return in one
+//! transaction, or nothing at all.
+//!
+//! Values are never overwritten: a value that differs from the current one for its measure,
+//! area and period becomes the next revision; an equal one is counted as unchanged.
+
+mod validate;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use entity::{geography, measure, observation, period_lock, return_};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use self::validate::Rules;
+pub use self::validate::{MAX_NOTE, ValidRow};
+use crate::{
+    audit::{self, EntityType},
+    auth::Principal,
+    catalogue::{
+        Visibility,
+        page::{self, Page, PageArgs},
+    },
+    error::{AppError, AppResult, UserError},
+    values::{ChangeKind, ReturnStatus, Role, UserErrorCode},
+};
+
+/// One row as it came in, before any check. `row` is how errors name it: the 0-based
+/// position in `values`, or the CSV line number.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RawRow {
+    pub row: i32,
+    pub measure: String,
+    pub geography: String,
+    pub period: String,
+    pub value: Option<f64>,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub lower_ci: Option<f64>,
+    pub upper_ci: Option<f64>,
+    pub note: Option<String>,
+}
+
+/// A return as submitted.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The slug of the organisation the return is for: the caller's own.
+    pub organisation: String,
+    pub rows: Vec<RawRow>,
+    /// A key the caller chooses; a repeat from the same organisation gets the first result.
+    pub idempotency_key: Option<String>,
+    /// Check and report, write nothing.
+    pub dry_run: bool,
+    pub note: Option<String>,
+}
+
+/// One value's old and new figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueChange {
+    pub row: i32,
+    pub measure: String,
+    pub geography: String,
+    pub period: String,
+    pub old_value: Option<f64>,
+    pub new_value: f64,
+    /// The revision written (or that would be, in a dry run); none when unchanged.
+    pub revision: Option<i32>,
+    pub kind: ChangeKind,
+}
+
+/// The result of a submission, as every entry point reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubmitOutcome {
+    /// The return written; none for a dry run or a refused return.
+    pub return_id: Option<i64>,
+    /// Rows that became a new revision (or would, in a dry run).
+    pub accepted: i32,
+    /// Rows equal to the current value.
+    pub unchanged: i32,
+    /// Rows with at least one problem; when above zero, nothing was written.
+    pub rejected: i32,
+    pub changes: Vec<ValueChange>,
+    /// True when this is the stored result of an earlier submission with the same key.
+    #[serde(default)]
+    pub replayed: bool,
+    #[serde(skip)]
+    pub user_errors: Vec<UserError>,
+}
+
+/// At most this many problems are listed; the count of rejected rows is always complete.
+const MAX_ERRORS: usize = 1_000;
+/// How many times a write is tried again when it loses a race for a revision number.
+const MAX_ATTEMPTS: usize = 60;
+/// Rows written per statement.
+const BATCH: usize = 500;
+
+fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
+    SubmitOutcome { user_errors: vec![UserError::new(field, code, message)], ..SubmitOutcome::default() }
+}
+
+/// A digest of what was submitted, so that a key reused for other data is caught.
+fn fingerprint(s: &Submission) -> String {
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(&(&s.organisation, &s.rows, &s.note)).unwrap_or_default());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Submits a return for the caller's organisation. Expected problems are answered in the
+/// outcome's `user_errors`; only faults are errors.
+pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Submission) -> AppResult<SubmitOutcome> {
+    if submission.organisation != actor.organisation.slug {
+        return Err(AppError::Forbidden(format!(
+            "your token is for {}, not {}: a partner submits its own returns",
+            actor.organisation.slug, submission.organisation
+        )));
+    }
+    actor.require_role(Role::Submitter)?;
+    if let Some(key) = &submission.idempotency_key
+        && (key.trim().is_empty() || key.len() > 200)
+    {
+        return Ok(refused(&["idempotencyKey"], UserErrorCode::Invalid, "an idempotency key has 1 to 200 characters"));
+    }
+    if submission.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Ok(refused(
+            &["note"],
+            UserErrorCode::TooLong,
+            format!("a note may have at most {MAX_NOTE} characters"),
+        ));
+    }
+    if submission.rows.is_empty() {
+        return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
+    }
+    let print = fingerprint(&submission);
+    if !submission.dry_run
+        && let Some(earlier) = replay(db, actor, &submission, &print).await?
+    {
+        return Ok(earlier);
+    }
+
+    let mut rules = Rules {
+        measures: measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
+        geographies: geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
+        locks: period_lock::Entity::find().all(db).await?.into_iter().map(|l| (l.measure_id, l.period)).collect(),
+        scope: &actor.scope,
+        seen: HashSet::new(),
+    };
+    let mut errors = Vec::new();
+    let mut rejected = 0;
+    let mut valid = Vec::with_capacity(submission.rows.len());
+    for raw in &submission.rows {
+        let before = errors.len();
+        match rules.check(raw, &mut errors) {
+            Some(row) => valid.push(row),
+            None => rejected += 1,
+        }
+        if errors.len() > MAX_ERRORS {
+            errors.truncate(before.min(MAX_ERRORS));
+        }
+    }
+    if rejected > 0 {
+        return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
+    }
+
+    for attempt in 1..=MAX_ATTEMPTS {
+        match write(db, actor, &submission, &print, &valid).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) if attempt < MAX_ATTEMPTS && is_contention(&e) => {
+                // Another writer took the same revision number, or the key: look again.
+                if !submission.dry_run
+                    && let Some(earlier) = replay(db, actor, &submission, &print).await?
+                {
+                    return Ok(earlier);
+                }
+                let pause = 5 + (attempt as u64 * 7) % 40;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(e) => return Err(AppError::Database(e)),
+        }
+    }
+    Err(AppError::Internal("a return could not be written after many attempts".into()))
+}
+
+/// Whether a write failed only because another writer got there first.
+fn is_contention(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        || e.to_string().contains("database is locked")
+        || e.to_string().contains("could not serialize")
+}
+
+/// The stored outcome of an earlier return with the same key from the same organisation.
+async fn replay(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    s: &Submission,
+    print: &str,
+) -> AppResult<Option<SubmitOutcome>> {
+    let Some(key) = &s.idempotency_key else { return Ok(None) };
+    let Some(earlier) = return_::Entity::find()
+        .filter(return_::Column::OrganisationId.eq(actor.organisation.id))
+        .filter(return_::Column::IdempotencyKey.eq(key.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if earlier.request_fingerprint.as_deref() != Some(print) {
+        return Ok(Some(refused(
+            &["idempotencyKey"],
+            UserErrorCode::Conflict,
+            format!("the key '{key}' was used for a different return (return {}); use a new key", earlier.id),
+        )));
+    }
+    let mut outcome: SubmitOutcome = earlier
+        .outcome
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .ok_or_else(|| AppError::Internal(format!("return {} has no stored outcome", earlier.id)))?;
+    outcome.replayed = true;
+    Ok(Some(outcome))
+}
+
+/// For one (measure, area, period): its current figures (the highest revision not
+/// rejected, if any) and the highest revision number used.
+#[derive(Default)]
+struct Current {
+    live: Option<observation::Model>,
+    max_revision: i32,
+}
+
+async fn current_values(
+    tx: &DatabaseTransaction,
+    rows: &[ValidRow],
+) -> Result<HashMap<(i64, i64, String), Current>, DbErr> {
+    let rejected: HashSet<i64> = return_::Entity::find()
+        .filter(return_::Column::Status.eq(ReturnStatus::Rejected.as_str()))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut out: HashMap<(i64, i64, String), Current> = HashMap::new();
+    for chunk in rows.chunks(BATCH) {
+        let wanted: HashSet<(i64, i64, &str)> =
+            chunk.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
+        let found = observation::Entity::find()
+            .filter(observation::Column::MeasureId.is_in(chunk.iter().map(|r| r.measure_id)))
+            .filter(observation::Column::GeographyId.is_in(chunk.iter().map(|r| r.geography_id)))
+            .filter(observation::Column::Period.is_in(chunk.iter().map(|r| r.period.clone())))
+            .order_by_asc(observation::Column::Revision)
+            .all(tx)
+            .await?;
+        for o in found.into_iter().filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str()))) {
+            let entry = out.entry((o.measure_id, o.geography_id, o.period.clone())).or_default();
+            entry.max_revision = entry.max_revision.max(o.revision);
+            // Rows come in revision order: the last one not rejected is current.
+            if !rejected.contains(&o.return_id) {
+                entry.live = Some(o);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn same_figures(o: &observation::Model, r: &ValidRow) -> bool {
+    o.value == r.value
+        && o.numerator == r.numerator
+        && o.denominator == r.denominator
+        && o.lower_ci == r.lower_ci
+        && o.upper_ci == r.upper_ci
+        && o.note == r.note
+}
+
+/// Writes the return and its new revisions in one transaction (or, for a dry run, works out
+/// what would be written and writes nothing).
+async fn write(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    s: &Submission,
+    print: &str,
+    rows: &[ValidRow],
+) -> Result<SubmitOutcome, DbErr> {
+    let tx = db.begin().await?;
+    let current = current_values(&tx, rows).await?;
+    let mut outcome = SubmitOutcome::default();
+    let mut to_write = Vec::new();
+    for r in rows {
+        let key = (r.measure_id, r.geography_id, r.period.clone());
+        let now = current.get(&key);
+        let live = now.and_then(|c| c.live.as_ref());
+        let next = now.map_or(1, |c| c.max_revision + 1);
+        let (kind, revision) = match live {
+            Some(o) if same_figures(o, r) => (ChangeKind::Unchanged, None),
+            Some(_) => (ChangeKind::Revised, Some(next)),
+            None => (ChangeKind::New, Some(next)),
+        };
+        outcome.changes.push(ValueChange {
+            row: r.row,
+            measure: r.measure.clone(),
+            geography: r.geography.clone(),
+            period: r.period.clone(),
+            old_value: live.map(|o| o.value),
+            new_value: r.value,
+            revision,
+            kind,
+        });
+        match revision {
+            Some(rev) => {
+                outcome.accepted += 1;
+                to_write.push((r, rev));
+            }
+            None => outcome.unchanged += 1,
+        }
+    }
+    if s.dry_run {
+        tx.rollback().await?;
+        return Ok(outcome);
+    }
+    let now = Utc::now();
+    let ret = return_::ActiveModel {
+        organisation_id: Set(actor.organisation.id),
+        status: Set(ReturnStatus::Submitted.as_str().to_owned()),
+        note: Set(s.note.clone()),
+        idempotency_key: Set(s.idempotency_key.clone()),
+        request_fingerprint: Set(Some(print.to_owned())),
+        outcome: Set(None),
+        submitted_at: Set(now),
+        submitted_by: Set(actor.subject.clone()),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await?;
+    for chunk in to_write.chunks(BATCH) {
+        let models = chunk.iter().map(|(r, rev)| observation::ActiveModel {
+            measure_id: Set(r.measure_id),
+            geography_id: Set(r.geography_id),
+            period: Set(r.period.clone()),
+            period_start: Set(r.period_start),
+            period_end: Set(r.period_end),
+            revision: Set(*rev),
+            value: Set(r.value),
+            numerator: Set(r.numerator),
+            denominator: Set(r.denominator),
+            lower_ci: Set(r.lower_ci),
+            upper_ci: Set(r.upper_ci),
+            note: Set(r.note.clone()),
+            return_id: Set(ret.id),
+            submitted_at: Set(now),
+            submitted_by: Set(actor.subject.clone()),
+            ..Default::default()
+        });
+        observation::Entity::insert_many(models).exec_without_returning(&tx).await?;
+    }
+    outcome.return_id = Some(ret.id);
+    let stored = serde_json::to_string(&outcome).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut row = ret.into_active_model();
+    row.outcome = Set(Some(stored));
+    let ret = row.update(&tx).await?;
+    let summary = serde_json::json!({ "return": ret.id, "accepted": outcome.accepted, "unchanged": outcome.unchanged, "status": ret.status });
+    audit::record(&tx, actor, "submitReturn", EntityType::Return, ret.id, None, Some(&summary))
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Approves or rejects a return. The reviewer is an APPROVER whose area covers every value
+/// of the return, and never the person who submitted it.
+pub async fn review(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    return_id: i64,
+    decision: ReturnStatus,
+    note: Option<String>,
+) -> AppResult<Result<return_::Model, Vec<UserError>>> {
+    actor.require_role(Role::Approver)?;
+    let no = |code, message: String| Ok(Err(vec![UserError::new(&["id"], code, message)]));
+    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Ok(Err(vec![UserError::new(
+            &["note"],
+            UserErrorCode::TooLong,
+            format!("a note may have at most {MAX_NOTE} characters"),
+        )]));
+    }
+    let tx = db.begin().await?;
+    let Some(before) = return_::Entity::find_by_id(return_id).one(&tx).await? else {
+        return no(UserErrorCode::NotFound, format!("no return has the id {return_id}"));
+    };
+    if before.status != ReturnStatus::Submitted.as_str() {
+        return no(UserErrorCode::Conflict, format!("return {return_id} is already {}", before.status));
+    }
+    if before.submitted_by == actor.subject {
+        return no(UserErrorCode::NotAllowed, "a return is reviewed by someone other than its submitter".into());
+    }
+    let areas: HashSet<i64> = observation::Entity::find()
+        .filter(observation::Column::ReturnId.eq(return_id))
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|o| o.geography_id)
+        .collect();
+    if !areas.iter().all(|a| actor.scope.contains(*a)) {
+        return no(
+            UserErrorCode::OutOfScope,
+            format!("return {return_id} has values for areas outside the area of {}", actor.organisation.name),
+        );
+    }
+    let mut row = before.clone().into_active_model();
+    row.status = Set(decision.as_str().to_owned());
+    row.reviewed_at = Set(Some(Utc::now()));
+    row.reviewed_by = Set(Some(actor.subject.clone()));
+    row.review_note = Set(note);
+    let after = row.update(&tx).await?;
+    let action = if decision == ReturnStatus::Approved { "approveReturn" } else { "rejectReturn" };
+    let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewedBy": r.reviewed_by, "reviewNote": r.review_note });
+    audit::record(&tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after)))
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(after))
+}
+
+/// Filters of the `returns` list.
+#[derive(Debug, Default, Clone)]
+pub struct ReturnFilter {
+    pub organisation: Option<i64>,
+    pub status: Option<ReturnStatus>,
+}
+
+/// Returns, newest last; partners only.
+pub async fn list(db: &DatabaseConnection, filter: &ReturnFilter, args: PageArgs) -> AppResult<Page<return_::Model>> {
+    let mut select = return_::Entity::find();
+    if let Some(org) = filter.organisation {
+        select = select.filter(return_::Column::OrganisationId.eq(org));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(return_::Column::Status.eq(status.as_str()));
+    }
+    page::fetch(db, select, return_::Column::Id, |m| m.id, args).await
+}
+
+pub async fn by_ids(db: &DatabaseConnection, ids: &[i64], visibility: Visibility) -> AppResult<Vec<return_::Model>> {
+    if !visibility.partner || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(return_::Entity::find().filter(return_::Column::Id.is_in(ids.iter().copied())).all(db).await?)
+}
+
+/// The values a return carried.
+pub async fn observations_of(
+    db: &DatabaseConnection,
+    return_id: i64,
+    args: PageArgs,
+) -> AppResult<Page<observation::Model>> {
+    let select = observation::Entity::find().filter(observation::Column::ReturnId.eq(return_id));
+    page::fetch(db, select, observation::Column::Id, |m| m.id, args).await
+}

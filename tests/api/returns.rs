@@ -1,0 +1,337 @@
+//! Returns: partners submit local values, whole or not at all, safely retried, never
+//! overwritten, and reviewed before they are public.
+
+use london_vision::values::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_codes, spawn_app};
+
+const SUBMIT: &str = "mutation($input: SubmitReturnInput!) { submitReturn(input: $input) {
+    return { id status submittedBy organisation { slug } }
+    accepted unchanged rejected replayed
+    changes { row measure geography period oldValue newValue revision kind }
+    userErrors { field message code row } } }";
+
+const CURRENT: &str = r#"query($m: String!, $g: String) { measure(slug: $m) { observations(geography: $g) {
+    totalCount nodes { period value revision status history { revision value status } } } } }"#;
+
+fn value(measure: &str, geography: &str, period: &str, v: f64) -> Value {
+    json!({ "measure": measure, "geography": geography, "period": period, "value": v })
+}
+
+fn input(org: &str, values: Vec<Value>) -> Value {
+    json!({ "input": { "organisation": org, "values": values } })
+}
+
+async fn submit(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.data_as(token, SUBMIT, vars).await["submitReturn"].clone()
+}
+
+async fn current(app: &TestApp, token: Option<&str>, measure: &str, geography: &str) -> Value {
+    let vars = json!({ "m": measure, "g": geography });
+    let data = match token {
+        Some(t) => app.data_as(t, CURRENT, vars).await,
+        None => app.data(CURRENT, vars).await,
+    };
+    data["measure"]["observations"].clone()
+}
+
+#[tokio::test]
+async fn a_return_is_written_whole_and_stays_with_partners_until_approved() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let payload = submit(
+        &app,
+        &camden,
+        input(
+            "camden",
+            vec![
+                value("reception-overweight", "E09000007", "2022/23", 19.4),
+                value("school-readiness", "E09000007", "2022/23", 67.2),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (payload["accepted"].clone(), payload["unchanged"].clone(), payload["rejected"].clone()),
+        (json!(2), json!(0), json!(0))
+    );
+    assert_eq!(payload["userErrors"], json!([]));
+    assert_eq!(payload["return"]["status"], "SUBMITTED");
+    assert_eq!(payload["return"]["organisation"]["slug"], "camden");
+    assert_eq!(
+        payload["changes"][0],
+        json!({ "row": 0, "measure": "reception-overweight", "geography": "E09000007", "period": "2022/23", "oldValue": null, "newValue": 19.4, "revision": 1, "kind": "NEW" })
+    );
+
+    assert_eq!(
+        current(&app, None, "reception-overweight", "E09000007").await["totalCount"],
+        0,
+        "not public before approval"
+    );
+    let partner = app.token("hackney", &[]);
+    let seen = current(&app, Some(&partner), "reception-overweight", "E09000007").await;
+    assert_eq!(seen["nodes"][0]["status"], "SUBMITTED");
+
+    let id = payload["return"]["id"].clone();
+    let approver = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id, note: \"checked\" }) { return { status reviewedBy reviewNote } userErrors { code } } }";
+    let approved = app.data_as(&approver, approve, json!({ "id": id })).await;
+    assert_eq!(
+        approved["approveReturn"],
+        json!({ "return": { "status": "APPROVED", "reviewedBy": "reviewer@ncl", "reviewNote": "checked" }, "userErrors": [] })
+    );
+    let public = current(&app, None, "reception-overweight", "E09000007").await;
+    assert_eq!(
+        public["nodes"],
+        json!([{ "period": "2022/23", "value": 19.4, "revision": 1, "status": "APPROVED", "history": [{ "revision": 1, "value": 19.4, "status": "APPROVED" }] }])
+    );
+
+    // Reviewed once only.
+    let again = app.data_as(&approver, approve, json!({ "id": id })).await;
+    assert_eq!(again["approveReturn"]["userErrors"][0]["code"], "CONFLICT");
+}
+
+#[tokio::test]
+async fn a_bad_row_among_good_ones_writes_nothing_and_every_problem_names_its_row() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let values = vec![
+        value("reception-overweight", "E09000007", "2022/23", 19.4),
+        value("reception-overweight", "E09000007", "2022", 19.4),
+        value("reception-overweight", "E09000008", "2022/23", 19.4),
+        value("reception-overweight", "E09000007", "2021/22", 120.0),
+        value("reception-overweight", "E09000007", "2022/23", 19.5),
+        value("no-such-measure", "E09000007", "2022/23", 1.0),
+        json!({ "measure": "year6-obesity", "geography": "E09000007", "period": "2022/23", "value": 25.0, "lowerCi": 26.0, "upperCi": 28.0 }),
+        json!({ "measure": "rough-sleeping", "geography": "E09000007", "period": "2022/23", "value": 10.5 }),
+        value("school-readiness", "E09000007", "2022/23", 67.0),
+    ];
+    let payload = submit(&app, &camden, input("camden", values)).await;
+    assert_eq!(payload["return"], Value::Null);
+    assert_eq!((payload["accepted"].clone(), payload["rejected"].clone()), (json!(0), json!(7)));
+    let problems: Vec<(i64, String)> = payload["userErrors"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| (e["row"].as_i64().expect("row"), e["code"].as_str().expect("code").to_owned()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (1, "WRONG_PERIOD_TYPE".to_owned()),
+            (2, "OUT_OF_SCOPE".to_owned()),
+            (3, "OUT_OF_RANGE".to_owned()),
+            (4, "DUPLICATE".to_owned()),
+            (5, "NOT_FOUND".to_owned()),
+            (6, "INCONSISTENT".to_owned()),
+            (7, "OUT_OF_RANGE".to_owned()),
+        ]
+    );
+    assert_eq!(payload["userErrors"][0]["field"], json!(["values", "1", "period"]));
+    // Nothing written: not the good rows, not a return.
+    assert_eq!(current(&app, Some(&camden), "reception-overweight", "E09000007").await["totalCount"], 0);
+    assert_eq!(current(&app, Some(&camden), "school-readiness", "E09000007").await["totalCount"], 0);
+    assert_eq!(app.data_as(&camden, "{ returns { totalCount } }", json!({})).await["returns"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn corrections_are_new_revisions_equal_values_are_unchanged_and_a_dry_run_writes_nothing() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let one = |v: f64| input("camden", vec![value("reception-overweight", "E09000007", "2022/23", v)]);
+    submit(&app, &camden, one(19.4)).await;
+
+    let same = submit(&app, &camden, one(19.4)).await;
+    assert_eq!((same["accepted"].clone(), same["unchanged"].clone()), (json!(0), json!(1)));
+    assert_eq!(same["changes"][0]["kind"], "UNCHANGED");
+
+    let mut dry = one(18.9);
+    dry["input"]["dryRun"] = json!(true);
+    let preview = submit(&app, &camden, dry).await;
+    assert_eq!(preview["return"], Value::Null, "a dry run makes no return");
+    assert_eq!(
+        preview["changes"][0],
+        json!({ "row": 0, "measure": "reception-overweight", "geography": "E09000007", "period": "2022/23", "oldValue": 19.4, "newValue": 18.9, "revision": 2, "kind": "REVISED" })
+    );
+    let after_dry = current(&app, Some(&camden), "reception-overweight", "E09000007").await;
+    assert_eq!(after_dry["nodes"][0]["value"], 19.4, "a dry run writes nothing");
+
+    let corrected = submit(&app, &camden, one(18.9)).await;
+    assert_eq!(corrected["changes"][0]["revision"], 2);
+    let now = current(&app, Some(&camden), "reception-overweight", "E09000007").await;
+    assert_eq!(now["totalCount"], 1);
+    assert_eq!(now["nodes"][0]["value"], 18.9);
+    let history: Vec<Value> =
+        now["nodes"][0]["history"].as_array().expect("list").iter().map(|h| h["value"].clone()).collect();
+    assert_eq!(history, [json!(19.4), json!(18.9)], "the first value is kept in history");
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let mut vars = input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)]);
+    vars["input"]["idempotencyKey"] = json!("camden-2022-23-upload-1");
+    let first = submit(&app, &camden, vars.clone()).await;
+    let again = submit(&app, &camden, vars.clone()).await;
+    assert_eq!(again["return"]["id"], first["return"]["id"]);
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["accepted"], first["accepted"]);
+    assert_eq!(app.data_as(&camden, "{ returns { totalCount } }", json!({})).await["returns"]["totalCount"], 1);
+
+    vars["input"]["values"][0]["value"] = json!(70.0);
+    let reused = submit(&app, &camden, vars).await;
+    assert_eq!(reused["userErrors"][0]["code"], "CONFLICT", "a key reused for other data is refused");
+    assert_eq!(current(&app, Some(&camden), "school-readiness", "E09000007").await["nodes"][0]["value"], 67.2);
+}
+
+/// Submits `vars` as `token` from a task of its own.
+fn spawn_submit(app: &TestApp, token: &str, vars: Value) -> tokio::task::JoinHandle<Value> {
+    let (client, url, token) = (app.client.clone(), format!("{}/graphql", app.address), token.to_owned());
+    tokio::spawn(async move {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": SUBMIT, "variables": vars }))
+            .send()
+            .await
+            .expect("sent");
+        let body: Value = response.json().await.expect("json");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["submitReturn"].clone()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_replays_of_one_key_write_once() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let mut vars = input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)]);
+    vars["input"]["idempotencyKey"] = json!("same-key");
+    let tasks: Vec<_> = (0..8).map(|_| spawn_submit(&app, &camden, vars.clone())).collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.expect("task")["return"]["id"].clone());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0] && !id.is_null()), "{ids:?}");
+    assert_eq!(app.data_as(&camden, "{ returns { totalCount } }", json!({})).await["returns"]["totalCount"], 1);
+    let now = current(&app, Some(&camden), "school-readiness", "E09000007").await;
+    assert_eq!(now["nodes"][0]["history"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_corrections_all_land_in_history() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            spawn_submit(
+                &app,
+                &camden,
+                input(
+                    "camden",
+                    vec![value("reception-overweight", "E09000007", "2022/23", 15.0 + f64::from(i) / 10.0)],
+                ),
+            )
+        })
+        .collect();
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        let payload = t.await.expect("task");
+        assert_eq!(payload["accepted"], 1, "{payload}");
+        acknowledged.push((
+            payload["changes"][0]["revision"].as_i64().expect("rev"),
+            payload["changes"][0]["newValue"].as_f64().expect("v"),
+        ));
+    }
+    acknowledged.sort_by_key(|a| a.0);
+    let revisions: Vec<i64> = acknowledged.iter().map(|a| a.0).collect();
+    assert_eq!(revisions, (1..=16).collect::<Vec<_>>(), "each correction got its own revision");
+    let now = current(&app, Some(&camden), "reception-overweight", "E09000007").await;
+    let history: Vec<(i64, f64)> = now["nodes"][0]["history"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|h| (h["revision"].as_i64().expect("r"), h["value"].as_f64().expect("v")))
+        .collect();
+    assert_eq!(history, acknowledged, "every acknowledged value is in history");
+}
+
+#[tokio::test]
+async fn returns_are_reviewed_within_the_approvers_area_and_never_by_their_submitter() {
+    let app = spawn_app().await;
+    let person = app.token_for("camden", "sam@camden", &[Role::Submitter, Role::Approver]);
+    let payload =
+        submit(&app, &person, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
+    let id = payload["return"]["id"].clone();
+    let decide = |m: &str| {
+        format!("mutation($id: ID!) {{ {m}(input: {{ id: $id }}) {{ return {{ status }} userErrors {{ code }} }} }}")
+    };
+
+    let own = app.data_as(&person, &decide("approveReturn"), json!({ "id": id })).await;
+    assert_eq!(own["approveReturn"]["userErrors"], json!([{ "code": "NOT_ALLOWED" }]));
+    let croydon = app.token_for("croydon", "kim@croydon", &[Role::Approver]);
+    let outside = app.data_as(&croydon, &decide("approveReturn"), json!({ "id": id })).await;
+    assert_eq!(outside["approveReturn"]["userErrors"], json!([{ "code": "OUT_OF_SCOPE" }]));
+    let submitter_only = app.token_for("camden", "lee@camden", &[Role::Submitter]);
+    let (_, body) = app.graphql_as(&submitter_only, &decide("approveReturn"), json!({ "id": id })).await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"]);
+
+    let colleague = app.token_for("camden", "alex@camden", &[Role::Approver]);
+    let rejected = app.data_as(&colleague, &decide("rejectReturn"), json!({ "id": id })).await;
+    assert_eq!(rejected["rejectReturn"], json!({ "return": { "status": "REJECTED" }, "userErrors": [] }));
+    assert_eq!(
+        current(&app, Some(&colleague), "school-readiness", "E09000007").await["totalCount"],
+        0,
+        "a rejected value is never current"
+    );
+    assert_eq!(current(&app, None, "school-readiness", "E09000007").await["totalCount"], 0);
+
+    let admin = app.token("gla", &[Role::Admin]);
+    let events = app
+        .data_as(&admin, "{ auditEvents(entityType: \"Return\") { nodes { action actorSubject } } }", json!({}))
+        .await;
+    assert_eq!(
+        events["auditEvents"]["nodes"],
+        json!([{ "action": "submitReturn", "actorSubject": "sam@camden" }, { "action": "rejectReturn", "actorSubject": "alex@camden" }])
+    );
+}
+
+#[tokio::test]
+async fn a_partner_submits_only_its_own_returns_within_its_area() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let (_, body) = app
+        .graphql_as(&camden, SUBMIT, input("croydon", vec![value("school-readiness", "E09000008", "2022/23", 67.0)]))
+        .await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "a borough writing for another borough");
+    let ncl = app.token("north-central-london-ics", &[Role::Submitter]);
+    let inside = submit(
+        &app,
+        &ncl,
+        input(
+            "north-central-london-ics",
+            vec![
+                value("school-readiness", "E09000007", "2022/23", 67.0),
+                value("school-readiness", "E54000028", "2022/23", 66.0),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(inside["accepted"], 2);
+    let outside = submit(
+        &app,
+        &ncl,
+        input("north-central-london-ics", vec![value("school-readiness", "E09000022", "2022/23", 67.0)]),
+    )
+    .await;
+    assert_eq!(outside["userErrors"][0]["code"], "OUT_OF_SCOPE", "an ICS outside its boroughs");
+    let anonymous =
+        app.graphql(SUBMIT, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.0)])).await;
+    assert_eq!(error_codes(&anonymous), ["UNAUTHENTICATED"]);
+    let (_, body) = app
+        .graphql_as(&camden, SUBMIT, input("camden", vec![value("school-readiness", "E09000007", "2022/25", 67.0)]))
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "a malformed period is refused before anything runs");
+}
