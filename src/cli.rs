@@ -4,11 +4,13 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    auth::{self, TokenService, tokens},
+    auth::{self, Principal, TokenService, tokens},
     catalogue::organisations,
     config::Config,
     db::Database,
-    graphql, startup,
+    graphql,
+    http::returns_csv::CsvSummary,
+    returns, startup,
     values::Role,
 };
 
@@ -35,6 +37,27 @@ pub enum Command {
     Schema,
     /// Print a signed token for a partner script, or revoke one.
     Token(TokenArgs),
+    /// Submit a return from a CSV file for an organisation, through the same pipeline as
+    /// `submitReturn`; prints the summary as JSON and fails when the return is refused.
+    Import {
+        /// The CSV file: measure,geography,period,value,numerator,denominator,lower_ci,upper_ci,note
+        file: std::path::PathBuf,
+        /// The organisation the return is for (its slug).
+        #[arg(long)]
+        org: String,
+        /// Check and report, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A key that makes a repeated import return the first result.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// A note on the whole return.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who is importing, for the audit trail.
+        #[arg(long, default_value = "cli:import")]
+        subject: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +124,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Token(args) => token(&config, args).await?,
+        Command::Import { file, org, dry_run, idempotency_key, note, subject } => {
+            let db = Database::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let actor = Principal::for_organisation(&db.conn, &org, subject, vec![Role::Submitter], "cli".into())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("no organisation has the slug '{org}'"))?;
+            let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let read = returns::csv::read(std::io::BufReader::new(reader));
+            let submission = returns::Submission {
+                organisation: org,
+                rows: read.rows,
+                idempotency_key,
+                dry_run,
+                note,
+                read_errors: read.errors,
+                unreadable: read.unreadable,
+            };
+            let outcome = returns::submit(&db.conn, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let summary = CsvSummary::new(outcome);
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            if summary.refused() {
+                bail!("the return was refused: nothing was written");
+            }
+        }
     }
     Ok(())
 }

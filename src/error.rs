@@ -84,7 +84,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// An expected, caller-fixable problem with a mutation's input: answered in the payload's
 /// `userErrors`, never as a top-level error. Defined once, as the contract names it.
-#[derive(Debug, Clone, PartialEq, async_graphql::SimpleObject)]
+#[derive(Debug, Clone, PartialEq, async_graphql::SimpleObject, serde::Serialize)]
 pub struct UserError {
     /// Path to the input field at fault, e.g. `["slug"]` or `["members", "2"]`.
     pub field: Option<Vec<String>>,

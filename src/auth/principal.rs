@@ -85,13 +85,28 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, tokens: &TokenService, tok
     if is_revoked(db, &claims.jti).await? {
         return Err(AppError::Unauthenticated("the token has been revoked".into()));
     }
-    let organisation = organisations::by_slug(db, &claims.org).await?.ok_or_else(|| {
-        AppError::Unauthenticated(format!("the token names an unknown organisation '{}'", claims.org))
-    })?;
-    let all = geographies::all(db).await?;
-    let root = organisation.geography_id;
-    let scope = Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect() };
-    Ok(Principal { subject: claims.sub, organisation, roles, scope, token_id: claims.jti })
+    let org = claims.org.clone();
+    Principal::for_organisation(db, &claims.org, claims.sub, roles, claims.jti)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated(format!("the token names an unknown organisation '{org}'")))
+}
+
+impl Principal {
+    /// A principal acting for the organisation `slug`, with its scope; none if there is no
+    /// such organisation. Used for tokens, and for the operator's `import` command.
+    pub async fn for_organisation<C: ConnectionTrait>(
+        db: &C,
+        slug: &str,
+        subject: String,
+        roles: Vec<Role>,
+        token_id: String,
+    ) -> AppResult<Option<Self>> {
+        let Some(organisation) = organisations::by_slug(db, slug).await? else { return Ok(None) };
+        let all = geographies::all(db).await?;
+        let root = organisation.geography_id;
+        let scope = Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect() };
+        Ok(Some(Self { subject, organisation, roles, scope, token_id }))
+    }
 }
 
 pub async fn is_revoked<C: ConnectionTrait>(db: &C, jti: &str) -> AppResult<bool> {

@@ -7,7 +7,7 @@ mod connection;
 mod error_codes;
 mod geography;
 mod guards;
-mod ids;
+pub(crate) mod ids;
 mod loaders;
 mod measure;
 mod mutation;

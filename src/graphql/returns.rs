@@ -281,6 +281,8 @@ impl ReturnMutation {
             idempotency_key: input.idempotency_key,
             dry_run: input.dry_run,
             note: input.note,
+            read_errors: Vec::new(),
+            unreadable: 0,
         };
         let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
         SubmitReturnPayload::from_outcome(ctx, outcome).await

@@ -24,7 +24,7 @@ use crate::{
 
 /// The principal the request's bearer token stands for; no token is an anonymous request,
 /// and a token that fails any check is refused before the query runs.
-async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, HttpResponse> {
+pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, HttpResponse> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let refuse = |err: AppError| {
         let mut response = error(StatusCode::UNAUTHORIZED, err);

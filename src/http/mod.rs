@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+pub mod returns_csv;
 
 use std::{
     sync::{
@@ -13,11 +14,11 @@ use std::{
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{HeaderName, Method, header},
     middleware::{self, Next},
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use tower_http::{
     cors::{Any, CorsLayer},
@@ -41,17 +42,27 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The largest CSV return accepted, in bytes (about 400,000 rows).
+pub const MAX_CSV_BYTES: usize = 64 * 1024 * 1024;
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    Router::new()
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        HeaderName::from_static("idempotency-key"),
+    ]);
+    // A CSV return may be far larger than a GraphQL request: it has its own limit.
+    let csv = Router::new()
+        .route("/returns.csv", post(returns_csv::post))
+        .layer(DefaultBodyLimit::max(MAX_CSV_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_CSV_BYTES));
+    let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes));
+    api.merge(csv)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -5,6 +5,7 @@
 //! Values are never overwritten: a value that differs from the current one for its measure,
 //! area and period becomes the next revision; an equal one is counted as unchanged.
 
+pub mod csv;
 mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -58,10 +59,16 @@ pub struct Submission {
     /// Check and report, write nothing.
     pub dry_run: bool,
     pub note: Option<String>,
+    /// Problems found while reading the rows (a CSV line that is not a row); reported with
+    /// the others, and the return is then refused.
+    pub read_errors: Vec<UserError>,
+    /// How many rows could not be read at all.
+    pub unreadable: i32,
 }
 
 /// One value's old and new figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ValueChange {
     pub row: i32,
     pub measure: String,
@@ -76,6 +83,7 @@ pub struct ValueChange {
 
 /// The result of a submission, as every entry point reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SubmitOutcome {
     /// The return written; none for a dry run or a refused return.
     pub return_id: Option<i64>,
@@ -89,7 +97,8 @@ pub struct SubmitOutcome {
     /// True when this is the stored result of an earlier submission with the same key.
     #[serde(default)]
     pub replayed: bool,
-    #[serde(skip)]
+    /// What is wrong, row by row. Never stored: a refused return stores nothing.
+    #[serde(skip_deserializing)]
     pub user_errors: Vec<UserError>,
 }
 
@@ -133,7 +142,7 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
             format!("a note may have at most {MAX_NOTE} characters"),
         ));
     }
-    if submission.rows.is_empty() {
+    if submission.rows.is_empty() && submission.read_errors.is_empty() {
         return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
     }
     let print = fingerprint(&submission);
@@ -150,8 +159,8 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         scope: &actor.scope,
         seen: HashSet::new(),
     };
-    let mut errors = Vec::new();
-    let mut rejected = 0;
+    let mut errors = submission.read_errors.clone();
+    let mut rejected = submission.unreadable;
     let mut valid = Vec::with_capacity(submission.rows.len());
     for raw in &submission.rows {
         let before = errors.len();
@@ -163,7 +172,8 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
             errors.truncate(before.min(MAX_ERRORS));
         }
     }
-    if rejected > 0 {
+    if rejected > 0 || !errors.is_empty() {
+        errors.sort_by_key(|e| e.row.unwrap_or(-1));
         return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
     }
 

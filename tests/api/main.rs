@@ -3,6 +3,7 @@
 mod auth;
 mod batching;
 mod catalogue;
+mod csv;
 mod helpers;
 mod http;
 mod mutations;

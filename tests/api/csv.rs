@@ -1,0 +1,139 @@
+//! Returns as CSV, over HTTP and from the command line, through the same pipeline.
+
+use std::process::Command;
+
+use london_vision::values::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const HEADER: &str = "measure,geography,period,value,numerator,denominator,lower_ci,upper_ci,note";
+
+async fn post_csv(app: &TestApp, token: Option<&str>, query: &str, body: String) -> (u16, Value) {
+    let mut request =
+        app.client.post(format!("{}/returns.csv{query}", app.address)).header("content-type", "text/csv").body(body);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_csv_return_is_submitted_through_the_same_pipeline() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let body = format!(
+        "{HEADER}\nreception-overweight,E09000007,2022/23,19.4,412,2124,17.8,21.1,\nschool-readiness,E09000007,2022/23,67.2,,,,,\"provisional, LA data\"\n"
+    );
+    let (status, summary) = post_csv(&app, Some(&camden), "", body).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!((summary["accepted"].clone(), summary["rejected"].clone()), (json!(2), json!(0)));
+    assert_eq!(summary["changes"][0]["row"], 2, "rows are numbered by CSV line");
+    let id = summary["return"].clone();
+    let data = app
+        .data_as(&camden, "query($id: ID!) { return(id: $id) { status observations { totalCount nodes { value numerator lowerCi note } } } }", json!({ "id": id }))
+        .await;
+    assert_eq!(data["return"]["status"], "SUBMITTED");
+    assert_eq!(
+        data["return"]["observations"]["nodes"][0],
+        json!({ "value": 19.4, "numerator": 412.0, "lowerCi": 17.8, "note": null })
+    );
+    assert_eq!(data["return"]["observations"]["nodes"][1]["note"], "provisional, LA data");
+}
+
+#[tokio::test]
+async fn csv_problems_name_their_line_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let body = format!(
+        "{HEADER}\nschool-readiness,E09000007,2022/23,67.2,,,,,\nschool-readiness,E09000007,2021/22,sixty,,,,,\nschool-readiness,E09000008,2022/23,60,,,,,\nschool-readiness,E09000007,2022,60,,,,,\n"
+    );
+    let (status, summary) = post_csv(&app, Some(&camden), "", body).await;
+    assert_eq!(status, 422);
+    assert_eq!(summary["return"], Value::Null);
+    assert_eq!(summary["rejected"], 3);
+    let lines: Vec<(i64, &str)> = summary["userErrors"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| (e["row"].as_i64().expect("row"), e["code"].as_str().expect("code")))
+        .collect();
+    assert_eq!(lines, [(3, "INVALID"), (4, "OUT_OF_SCOPE"), (5, "WRONG_PERIOD_TYPE")]);
+    let count = app.data_as(&camden, "{ returns { totalCount } }", json!({})).await;
+    assert_eq!(count["returns"]["totalCount"], 0, "the good line was not written either");
+
+    let (status, summary) = post_csv(&app, Some(&camden), "", "measure,area,period\nx,y,z\n".into()).await;
+    assert_eq!(status, 422);
+    assert_eq!(summary["userErrors"][0]["row"], 1, "a bad header names line 1");
+
+    let (status, body) = post_csv(&app, None, "", format!("{HEADER}\n")).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn a_retried_csv_upload_with_the_same_key_writes_once() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let body = format!("{HEADER}\nschool-readiness,E09000007,2022/23,67.2,,,,,\n");
+    let send = || {
+        app.client
+            .post(format!("{}/returns.csv", app.address))
+            .bearer_auth(&camden)
+            .header("idempotency-key", "nightly-2023-06-01")
+            .body(body.clone())
+            .send()
+    };
+    let first: Value = send().await.expect("sent").json().await.expect("json");
+    let again: Value = send().await.expect("sent").json().await.expect("json");
+    assert_eq!(again["return"], first["return"]);
+    assert_eq!(again["replayed"], true);
+    let dry: Value = app
+        .client
+        .post(format!("{}/returns.csv?dryRun=true", app.address))
+        .bearer_auth(&camden)
+        .body(format!("{HEADER}\nschool-readiness,E09000007,2022/23,68.0,,,,,\n"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dry["changes"][0]["kind"], "REVISED");
+    assert_eq!(dry["return"], Value::Null);
+    let count = app.data_as(&camden, "{ returns { totalCount } }", json!({})).await;
+    assert_eq!(count["returns"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn the_import_command_submits_a_csv_file_through_the_same_pipeline() {
+    let app = spawn_app().await;
+    let file = app.config.data_dir.join("return.csv");
+    std::fs::write(&file, format!("{HEADER}\nrough-sleeping,E09000030,2022/23,420,,,,,\n")).expect("write");
+    let run = |path: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_london-vision"))
+            .args(["import", path.to_str().expect("utf-8"), "--org", "tower-hamlets"])
+            .env("DATABASE_URL", &app.database_url)
+            .env("DATA_DIR", &app.config.data_dir)
+            .output()
+            .expect("runs")
+    };
+    let output = run(&file);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    assert_eq!(summary["accepted"], 1);
+    let partner = app.token("tower-hamlets", &[]);
+    let data = app
+        .data_as(&partner, "{ measure(slug: \"rough-sleeping\") { observations(geography: \"E09000030\") { nodes { value status } } } }", json!({}))
+        .await;
+    assert_eq!(data["measure"]["observations"]["nodes"], json!([{ "value": 420.0, "status": "SUBMITTED" }]));
+
+    let bad = app.config.data_dir.join("bad.csv");
+    std::fs::write(&bad, format!("{HEADER}\nrough-sleeping,E09000030,2022/23,-5,,,,,\n")).expect("write");
+    let output = run(&bad);
+    assert!(!output.status.success(), "a refused import fails");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    assert_eq!(summary["userErrors"][0]["code"], "OUT_OF_RANGE");
+}
