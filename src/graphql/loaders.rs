@@ -110,6 +110,8 @@ many!(OrganisationsOfCaseStudy, organisation::Model, |db, ids, vis| case_studies
     pair
 });
 
+many!(LockedPeriodsOf, String, |db, ids, vis| returns::locks::locked_periods(db, &ids), |pair| pair);
+
 /// A geography by its ONS code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GeographyByCode(pub String);

@@ -9,7 +9,9 @@ use super::{
     connection::{self, Conn},
     geography::Geography,
     ids, loader,
-    loaders::{CommitmentsOfMeasure, GeographyById, HistoryOf, MeasureById, PriorityById, StatusOfReturn},
+    loaders::{
+        CommitmentsOfMeasure, GeographyById, HistoryOf, LockedPeriodsOf, MeasureById, PriorityById, StatusOfReturn,
+    },
     priority::{Commitment, Priority},
     request,
     scalars::PeriodScalar,
@@ -91,6 +93,12 @@ impl Measure {
     async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
         let rows = loader(ctx).load_one(CommitmentsOfMeasure(self.0.id)).await.gql()?.unwrap_or_default();
         Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().map(Commitment).collect())
+    }
+
+    /// Periods closed to further values, in the order they were locked.
+    async fn locked_periods(&self, ctx: &Context<'_>) -> Result<Vec<PeriodScalar>> {
+        let periods = loader(ctx).load_one(LockedPeriodsOf(self.0.id)).await.gql()?.unwrap_or_default();
+        periods.iter().map(|p| Period::parse(p).gql().map(PeriodScalar)).collect()
     }
 
     /// Current values of this measure, one per area and period: approved values for everyone,

@@ -10,7 +10,7 @@ use super::{
     guards::{RoleGuard, actor},
     ids, loader,
     loaders::{OrganisationById, ReturnById},
-    measure::Observation,
+    measure::{Measure, Observation},
     organisation::Organisation,
     request,
     scalars::PeriodScalar,
@@ -227,12 +227,46 @@ pub struct ReturnPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// A measure's period to lock or unlock.
+#[derive(InputObject)]
+pub struct PeriodLockInput {
+    /// The measure's slug.
+    pub measure: String,
+    /// The period, of the measure's period type.
+    pub period: PeriodScalar,
+}
+
+/// The result of locking or unlocking a period.
+#[derive(SimpleObject)]
+pub struct PeriodLockPayload {
+    /// The measure; null when nothing changed.
+    pub measure: Option<Measure>,
+    /// The period.
+    pub period: PeriodScalar,
+    /// Whether the period is now locked.
+    pub locked: bool,
+    /// Why nothing changed.
+    pub user_errors: Vec<UserError>,
+}
+
 /// The mutations on returns.
 #[derive(Default)]
 pub struct ReturnMutation;
 
 const SUBMITTER: &[Role] = &[Role::Submitter];
 const APPROVER: &[Role] = &[Role::Approver];
+const ADMIN: &[Role] = &[Role::Admin];
+
+fn lock_payload(
+    outcome: crate::error::Outcome<entity::measure::Model>,
+    period: PeriodScalar,
+    locked: bool,
+) -> PeriodLockPayload {
+    match outcome {
+        Ok(m) => PeriodLockPayload { measure: Some(Measure(m)), period, locked, user_errors: Vec::new() },
+        Err(user_errors) => PeriodLockPayload { measure: None, period, locked: !locked, user_errors },
+    }
+}
 
 async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnStatus) -> Result<ReturnPayload> {
     let (node_type, key) = ids::decode(&input.id).gql()?;
@@ -286,6 +320,22 @@ impl ReturnMutation {
         };
         let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
         SubmitReturnPayload::from_outcome(ctx, outcome).await
+    }
+
+    /// Closes a measure's period to further values. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn lock_period(&self, ctx: &Context<'_>, input: PeriodLockInput) -> Result<PeriodLockPayload> {
+        let outcome =
+            returns::locks::lock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
+        Ok(lock_payload(outcome, input.period, true))
+    }
+
+    /// Opens a measure's period to values again. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn unlock_period(&self, ctx: &Context<'_>, input: PeriodLockInput) -> Result<PeriodLockPayload> {
+        let outcome =
+            returns::locks::unlock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
+        Ok(lock_payload(outcome, input.period, false))
     }
 
     /// Approves a return, making its values public. APPROVER whose area covers the return's

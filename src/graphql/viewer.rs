@@ -36,8 +36,42 @@ impl Viewer {
             .ok_or_else(|| async_graphql::Error::new("BUG: scope without its geography"))
     }
 
+    /// The values the viewer's organisation has yet to submit: each measure x area in its
+    /// scope with no value for the measure's latest period that has ended.
+    async fn due_returns(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(desc = "Only this measure (its slug).")] measure: Option<String>,
+    ) -> Result<Vec<DueReturn>> {
+        use super::{OrGql, request};
+        let today = chrono::Utc::now().date_naive();
+        let due = crate::returns::due::due(&request(ctx).db, &self.0, today, measure.as_deref()).await.gql()?;
+        Ok(due.into_iter().map(DueReturn).collect())
+    }
+
     /// The id (`jti`) of the token in use, for revoking it.
     async fn token_id(&self) -> &str {
         &self.0.token_id
+    }
+}
+
+/// A value an organisation has yet to submit.
+pub struct DueReturn(pub crate::returns::due::Due);
+
+#[Object]
+impl DueReturn {
+    /// The measure.
+    async fn measure(&self) -> super::measure::Measure {
+        super::measure::Measure(self.0.measure.clone())
+    }
+
+    /// The area.
+    async fn geography(&self) -> Geography {
+        Geography(self.0.geography.clone())
+    }
+
+    /// The period a value is expected for: the measure's latest period that has ended.
+    async fn period(&self) -> super::scalars::PeriodScalar {
+        super::scalars::PeriodScalar(self.0.period.clone())
     }
 }

@@ -6,6 +6,8 @@
 //! area and period becomes the next revision; an equal one is counted as unchanged.
 
 pub mod csv;
+pub mod due;
+pub mod locks;
 mod validate;
 
 use std::collections::{HashMap, HashSet};

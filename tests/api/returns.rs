@@ -335,3 +335,76 @@ async fn a_partner_submits_only_its_own_returns_within_its_area() {
         .await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "a malformed period is refused before anything runs");
 }
+
+#[tokio::test]
+async fn an_administrator_locks_a_period_and_submissions_into_it_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.token("gla", &[Role::Admin]);
+    let camden = app.token("camden", &[Role::Submitter]);
+    let lock = |m: &str| {
+        format!(
+            "mutation {{ {m}(input: {{ measure: \"reception-overweight\", period: \"2022/23\" }}) {{ locked period measure {{ lockedPeriods }} userErrors {{ field code }} }} }}"
+        )
+    };
+    let (_, body) = app.graphql_as(&camden, &lock("lockPeriod"), json!({})).await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "a submitter does not lock periods");
+
+    let locked = app.data_as(&admin, &lock("lockPeriod"), json!({})).await;
+    assert_eq!(
+        locked["lockPeriod"],
+        json!({ "locked": true, "period": "2022/23", "measure": { "lockedPeriods": ["2022/23"] }, "userErrors": [] })
+    );
+    let refused = submit(
+        &app,
+        &camden,
+        input(
+            "camden",
+            vec![
+                value("school-readiness", "E09000007", "2022/23", 67.0),
+                value("reception-overweight", "E09000007", "2022/23", 19.4),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        refused["userErrors"],
+        json!([{ "field": ["values", "1", "period"], "message": refused["userErrors"][0]["message"], "code": "PERIOD_LOCKED", "row": 1 }])
+    );
+    assert_eq!(refused["accepted"], 0, "the open row is not written either");
+
+    let unlocked = app.data_as(&admin, &lock("unlockPeriod"), json!({})).await;
+    assert_eq!(unlocked["unlockPeriod"]["measure"]["lockedPeriods"], json!([]));
+    let accepted =
+        submit(&app, &camden, input("camden", vec![value("reception-overweight", "E09000007", "2022/23", 19.4)])).await;
+    assert_eq!(accepted["accepted"], 1);
+
+    let wrong = app.data_as(&admin, "mutation { lockPeriod(input: { measure: \"reception-overweight\", period: \"2022\" }) { userErrors { code } } }", json!({})).await;
+    assert_eq!(wrong["lockPeriod"]["userErrors"], json!([{ "code": "WRONG_PERIOD_TYPE" }]));
+    let events =
+        app.data_as(&admin, "{ auditEvents(entityType: \"PeriodLock\") { nodes { action } } }", json!({})).await;
+    assert_eq!(events["auditEvents"]["nodes"], json!([{ "action": "lockPeriod" }, { "action": "unlockPeriod" }]));
+}
+
+#[tokio::test]
+async fn the_viewer_sees_what_its_organisation_has_yet_to_submit() {
+    use london_vision::{returns::due::latest_ended, values::PeriodType};
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let query =
+        "query($m: String) { viewer { dueReturns(measure: $m) { measure { slug } geography { code } period } } }";
+    let all = app.data_as(&camden, query, json!({})).await;
+    assert_eq!(all["viewer"]["dueReturns"].as_array().map(Vec::len), Some(43), "every measure, for Camden");
+    let ncl = app.token("north-central-london-ics", &[Role::Submitter]);
+    let ics = app.data_as(&ncl, query, json!({ "m": "school-readiness" })).await;
+    assert_eq!(ics["viewer"]["dueReturns"].as_array().map(Vec::len), Some(6), "the ICS and its five boroughs");
+
+    let period = latest_ended(PeriodType::AcademicYear, chrono::Utc::now().date_naive()).to_string();
+    let one = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
+    assert_eq!(
+        one["viewer"]["dueReturns"],
+        json!([{ "measure": { "slug": "school-readiness" }, "geography": { "code": "E09000007" }, "period": period }])
+    );
+    submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", &period, 66.0)])).await;
+    let none = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
+    assert_eq!(none["viewer"]["dueReturns"], json!([]), "a submitted value is no longer due");
+}
