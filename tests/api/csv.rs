@@ -137,3 +137,31 @@ async fn the_import_command_submits_a_csv_file_through_the_same_pipeline() {
     let summary: Value = serde_json::from_slice(&output.stdout).expect("a JSON summary");
     assert_eq!(summary["userErrors"][0]["code"], "OUT_OF_RANGE");
 }
+
+#[tokio::test]
+async fn the_example_partner_script_submits_a_csv_and_is_safe_to_rerun() {
+    let app = spawn_app().await;
+    let token = app.token("camden", &[Role::Submitter]);
+    let file = app.config.data_dir.join("camden.csv");
+    std::fs::write(&file, format!("{HEADER}\nschool-readiness,E09000007,2022/23,67.2,,,,,\n")).expect("write");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/submit_return.py");
+    let (address, secret) = (app.address.clone(), token.clone());
+    let run = move || {
+        let output = Command::new("python3")
+            .arg(&script)
+            .arg(&file)
+            .env("LONDON_VISION_URL", &address)
+            .env("LONDON_VISION_TOKEN", &secret)
+            .output()
+            .expect("python3 runs");
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let (code, out) = tokio::task::spawn_blocking(run.clone()).await.expect("joined");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("accepted: 1  unchanged: 0  rejected: 0"), "{out}");
+    let (code, out) = tokio::task::spawn_blocking(run).await.expect("joined");
+    assert_eq!(code, Some(0));
+    assert!(out.contains("replayed"), "a rerun replays the first result: {out}");
+    let count = app.data_as(&token, "{ returns { totalCount } }", json!({})).await;
+    assert_eq!(count["returns"]["totalCount"], 1);
+}
