@@ -131,16 +131,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .ok_or_else(|| anyhow::anyhow!("no organisation has the slug '{org}'"))?;
-            let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-            let read = returns::csv::read(std::io::BufReader::new(reader));
+            std::fs::metadata(&file).with_context(|| format!("opening {}", file.display()))?;
             let submission = returns::Submission {
                 organisation: org,
-                rows: read.rows,
+                rows: returns::Rows::CsvFile(file),
                 idempotency_key,
                 dry_run,
                 note,
-                read_errors: read.errors,
-                unreadable: read.unreadable,
             };
             let outcome = returns::submit(&db.conn, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let summary = CsvSummary::new(outcome);

@@ -34,7 +34,8 @@ impl Application {
         let schema = graphql::build_schema(config.max_depth, config.max_complexity);
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);
-        let state = AppState { schema, db, requests: Arc::default(), batch_window, tokens };
+        let upload_dir = config.data_dir.join("uploads");
+        let state = AppState { schema, db, requests: Arc::default(), batch_window, tokens, upload_dir };
         let router = http::router(state, config.max_body_bytes);
         let listener =
             TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;

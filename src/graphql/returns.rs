@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::UserError,
-    returns::{self, RawRow, Submission, SubmitOutcome, ValueChange},
+    returns::{self, RawRow, Rows, Submission, SubmitOutcome, ValueChange},
     values::{ChangeKind, ReturnStatus, Role},
 };
 
@@ -191,8 +191,10 @@ pub struct SubmitReturnPayload {
     pub unchanged: i32,
     /// Rows with at least one problem; when above zero, nothing was written.
     pub rejected: i32,
-    /// Every value's old and new figures.
+    /// Every value's old and new figures (the first 10,000 of a larger return).
     pub changes: Vec<Change>,
+    /// True when the return had more values than `changes` lists.
+    pub changes_truncated: bool,
     /// True when this is the first result of an earlier submission with the same key.
     pub replayed: bool,
     /// What is wrong, row by row.
@@ -211,6 +213,7 @@ impl SubmitReturnPayload {
             unchanged: outcome.unchanged,
             rejected: outcome.rejected,
             changes: outcome.changes.into_iter().map(Change).collect(),
+            changes_truncated: outcome.changes_truncated,
             replayed: outcome.replayed,
             user_errors: outcome.user_errors,
         })
@@ -292,7 +295,7 @@ impl ReturnMutation {
     /// SUBMITTER of that organisation; every value's area must lie in its area.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
     async fn submit_return(&self, ctx: &Context<'_>, input: SubmitReturnInput) -> Result<SubmitReturnPayload> {
-        let rows = input
+        let rows: Vec<RawRow> = input
             .values
             .into_iter()
             .enumerate()
@@ -311,12 +314,10 @@ impl ReturnMutation {
             .collect();
         let submission = Submission {
             organisation: input.organisation,
-            rows,
+            rows: Rows::Memory(rows),
             idempotency_key: input.idempotency_key,
             dry_run: input.dry_run,
             note: input.note,
-            read_errors: Vec::new(),
-            unreadable: 0,
         };
         let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
         SubmitReturnPayload::from_outcome(ctx, outcome).await

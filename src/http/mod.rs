@@ -14,7 +14,7 @@ use std::{
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
+    extract::{Request, State},
     http::{HeaderName, Method, header},
     middleware::{self, Next},
     response::Response,
@@ -38,6 +38,8 @@ pub struct AppState {
     pub requests: Arc<AtomicU64>,
     pub batch_window: Duration,
     pub tokens: Arc<TokenService>,
+    /// Where CSV uploads are spooled while they are checked and written.
+    pub upload_dir: std::path::PathBuf,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -52,10 +54,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         HeaderName::from_static("idempotency-key"),
     ]);
     // A CSV return may be far larger than a GraphQL request: it has its own limit.
-    let csv = Router::new()
-        .route("/returns.csv", post(returns_csv::post))
-        .layer(DefaultBodyLimit::max(MAX_CSV_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_CSV_BYTES));
+    let csv =
+        Router::new().route("/returns.csv", post(returns_csv::post)).layer(RequestBodyLimitLayer::new(MAX_CSV_BYTES));
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))

@@ -50,22 +50,45 @@ pub struct RawRow {
     pub note: Option<String>,
 }
 
+/// Where a return's rows come from. They are read twice, once to check them all and once
+/// to write them, so that a file of any length goes through in bounded memory.
+#[derive(Debug, Clone)]
+pub enum Rows {
+    /// Rows already in memory (a GraphQL request, bounded by its body limit).
+    Memory(Vec<RawRow>),
+    /// A CSV file, read one row at a time.
+    CsvFile(std::path::PathBuf),
+}
+
+type RowItem = Result<RawRow, Vec<UserError>>;
+
+impl Rows {
+    /// The rows from the start; a CSV header's problems come first, as one item.
+    fn open(&self) -> AppResult<Box<dyn Iterator<Item = RowItem> + Send + '_>> {
+        match self {
+            Self::Memory(rows) => Ok(Box::new(rows.iter().cloned().map(Ok))),
+            Self::CsvFile(path) => {
+                let file =
+                    std::fs::File::open(path).map_err(|e| AppError::Internal(format!("opening an upload: {e}")))?;
+                let mut rows = csv::CsvRows::new(std::io::BufReader::new(file));
+                let header = std::mem::take(&mut rows.header_errors);
+                if header.is_empty() { Ok(Box::new(rows)) } else { Ok(Box::new(std::iter::once(Err(header)))) }
+            }
+        }
+    }
+}
+
 /// A return as submitted.
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// The slug of the organisation the return is for: the caller's own.
     pub organisation: String,
-    pub rows: Vec<RawRow>,
+    pub rows: Rows,
     /// A key the caller chooses; a repeat from the same organisation gets the first result.
     pub idempotency_key: Option<String>,
     /// Check and report, write nothing.
     pub dry_run: bool,
     pub note: Option<String>,
-    /// Problems found while reading the rows (a CSV line that is not a row); reported with
-    /// the others, and the return is then refused.
-    pub read_errors: Vec<UserError>,
-    /// How many rows could not be read at all.
-    pub unreadable: i32,
 }
 
 /// One value's old and new figures.
@@ -95,7 +118,11 @@ pub struct SubmitOutcome {
     pub unchanged: i32,
     /// Rows with at least one problem; when above zero, nothing was written.
     pub rejected: i32,
+    /// Each value's old and new figures, for at most the first `MAX_CHANGES` values.
     pub changes: Vec<ValueChange>,
+    /// True when the return had more values than `changes` lists.
+    #[serde(default)]
+    pub changes_truncated: bool,
     /// True when this is the stored result of an earlier submission with the same key.
     #[serde(default)]
     pub replayed: bool,
@@ -108,18 +135,13 @@ pub struct SubmitOutcome {
 const MAX_ERRORS: usize = 1_000;
 /// How many times a write is tried again when it loses a race for a revision number.
 const MAX_ATTEMPTS: usize = 60;
-/// Rows written per statement.
+/// Rows read, looked up and written at a time.
 const BATCH: usize = 500;
+/// At most this many changes are listed in an outcome; the counts are always complete.
+pub const MAX_CHANGES: usize = 10_000;
 
 fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
     SubmitOutcome { user_errors: vec![UserError::new(field, code, message)], ..SubmitOutcome::default() }
-}
-
-/// A digest of what was submitted, so that a key reused for other data is caught.
-fn fingerprint(s: &Submission) -> String {
-    let mut hash = Sha256::new();
-    hash.update(serde_json::to_vec(&(&s.organisation, &s.rows, &s.note)).unwrap_or_default());
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Submits a return for the caller's organisation. Expected problems are answered in the
@@ -144,16 +166,6 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
             format!("a note may have at most {MAX_NOTE} characters"),
         ));
     }
-    if submission.rows.is_empty() && submission.read_errors.is_empty() {
-        return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
-    }
-    let print = fingerprint(&submission);
-    if !submission.dry_run
-        && let Some(earlier) = replay(db, actor, &submission, &print).await?
-    {
-        return Ok(earlier);
-    }
-
     let mut rules = Rules {
         measures: measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
         geographies: geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
@@ -161,29 +173,49 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         scope: &actor.scope,
         seen: HashSet::new(),
     };
-    let mut errors = submission.read_errors.clone();
-    let mut rejected = submission.unreadable;
-    let mut valid = Vec::with_capacity(submission.rows.len());
-    for raw in &submission.rows {
-        let before = errors.len();
-        match rules.check(raw, &mut errors) {
-            Some(row) => valid.push(row),
-            None => rejected += 1,
-        }
-        if errors.len() > MAX_ERRORS {
-            errors.truncate(before.min(MAX_ERRORS));
+
+    // First pass: check every row, keeping only the keys seen, and take the return's digest
+    // so that a key reused for other data is caught.
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(&(&submission.organisation, &submission.note)).unwrap_or_default());
+    let (mut errors, mut rejected, mut count) = (Vec::new(), 0, 0usize);
+    for item in submission.rows.open()? {
+        count += 1;
+        let problems = match item {
+            Ok(raw) => {
+                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
+                let mut found = Vec::new();
+                rules.check(&raw, &mut found);
+                found
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            rejected += 1;
+            let room = MAX_ERRORS.saturating_sub(errors.len());
+            errors.extend(problems.into_iter().take(room));
         }
     }
-    if rejected > 0 || !errors.is_empty() {
+    if count == 0 {
+        return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
+    }
+    let print: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if !submission.dry_run
+        && let Some(earlier) = replay(db, actor, &submission, &print).await?
+    {
+        return Ok(earlier);
+    }
+    if rejected > 0 {
         errors.sort_by_key(|e| e.row.unwrap_or(-1));
         return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
     }
 
+    // Second pass: write, trying again when another writer took a revision number first.
     for attempt in 1..=MAX_ATTEMPTS {
-        match write(db, actor, &submission, &print, &valid).await {
+        rules.seen.clear();
+        match write(db, actor, &submission, &print, &mut rules).await {
             Ok(outcome) => return Ok(outcome),
-            Err(e) if attempt < MAX_ATTEMPTS && is_contention(&e) => {
-                // Another writer took the same revision number, or the key: look again.
+            Err(WriteError::Db(e)) if attempt < MAX_ATTEMPTS && is_contention(&e) => {
                 if !submission.dry_run
                     && let Some(earlier) = replay(db, actor, &submission, &print).await?
                 {
@@ -192,10 +224,23 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
                 let pause = 5 + (attempt as u64 * 7) % 40;
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
-            Err(e) => return Err(AppError::Database(e)),
+            Err(WriteError::Db(e)) => return Err(AppError::Database(e)),
+            Err(WriteError::App(e)) => return Err(e),
         }
     }
     Err(AppError::Internal("a return could not be written after many attempts".into()))
+}
+
+/// Why a write stopped: the database (perhaps a race lost), or anything else.
+enum WriteError {
+    Db(DbErr),
+    App(AppError),
+}
+
+impl From<DbErr> for WriteError {
+    fn from(e: DbErr) -> Self {
+        Self::Db(e)
+    }
 }
 
 /// Whether a write failed only because another writer got there first.
@@ -247,15 +292,9 @@ struct Current {
 
 async fn current_values(
     tx: &DatabaseTransaction,
+    rejected: &HashSet<i64>,
     rows: &[ValidRow],
 ) -> Result<HashMap<(i64, i64, String), Current>, DbErr> {
-    let rejected: HashSet<i64> = return_::Entity::find()
-        .filter(return_::Column::Status.eq(ReturnStatus::Rejected.as_str()))
-        .all(tx)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
     let mut out: HashMap<(i64, i64, String), Current> = HashMap::new();
     for chunk in rows.chunks(BATCH) {
         let wanted: HashSet<(i64, i64, &str)> =
@@ -288,95 +327,137 @@ fn same_figures(o: &observation::Model, r: &ValidRow) -> bool {
         && o.note == r.note
 }
 
-/// Writes the return and its new revisions in one transaction (or, for a dry run, works out
-/// what would be written and writes nothing).
+/// Writes the return and its new revisions in one transaction, a batch at a time (or, for a
+/// dry run, works out what would be written and writes nothing).
 async fn write(
     db: &DatabaseConnection,
     actor: &Principal,
     s: &Submission,
     print: &str,
-    rows: &[ValidRow],
-) -> Result<SubmitOutcome, DbErr> {
+    rules: &mut Rules<'_>,
+) -> Result<SubmitOutcome, WriteError> {
     let tx = db.begin().await?;
-    let current = current_values(&tx, rows).await?;
-    let mut outcome = SubmitOutcome::default();
-    let mut to_write = Vec::new();
-    for r in rows {
-        let key = (r.measure_id, r.geography_id, r.period.clone());
-        let now = current.get(&key);
-        let live = now.and_then(|c| c.live.as_ref());
-        let next = now.map_or(1, |c| c.max_revision + 1);
-        let (kind, revision) = match live {
-            Some(o) if same_figures(o, r) => (ChangeKind::Unchanged, None),
-            Some(_) => (ChangeKind::Revised, Some(next)),
-            None => (ChangeKind::New, Some(next)),
-        };
-        outcome.changes.push(ValueChange {
-            row: r.row,
-            measure: r.measure.clone(),
-            geography: r.geography.clone(),
-            period: r.period.clone(),
-            old_value: live.map(|o| o.value),
-            new_value: r.value,
-            revision,
-            kind,
-        });
-        match revision {
-            Some(rev) => {
-                outcome.accepted += 1;
-                to_write.push((r, rev));
+    let rejected: HashSet<i64> = return_::Entity::find()
+        .filter(return_::Column::Status.eq(ReturnStatus::Rejected.as_str()))
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let now = Utc::now();
+    let ret = if s.dry_run {
+        None
+    } else {
+        Some(
+            return_::ActiveModel {
+                organisation_id: Set(actor.organisation.id),
+                status: Set(ReturnStatus::Submitted.as_str().to_owned()),
+                note: Set(s.note.clone()),
+                idempotency_key: Set(s.idempotency_key.clone()),
+                request_fingerprint: Set(Some(print.to_owned())),
+                outcome: Set(None),
+                submitted_at: Set(now),
+                submitted_by: Set(actor.subject.clone()),
+                ..Default::default()
             }
-            None => outcome.unchanged += 1,
+            .insert(&tx)
+            .await?,
+        )
+    };
+    let mut outcome = SubmitOutcome::default();
+    let mut rows = s.rows.open().map_err(WriteError::App)?;
+    loop {
+        // The rows were all checked in the first pass; they are checked again here only to
+        // resolve their references, so a problem now means the catalogue changed meanwhile.
+        let mut batch = Vec::with_capacity(BATCH);
+        for item in rows.by_ref().take(BATCH) {
+            let raw =
+                item.map_err(|_| WriteError::App(AppError::Internal("an upload changed while it was written".into())))?;
+            let mut problems = Vec::new();
+            match rules.check(&raw, &mut problems) {
+                Some(valid) => batch.push(valid),
+                None => {
+                    return Err(WriteError::App(AppError::BadUserInput(format!(
+                        "row {} no longer passes its checks: {}",
+                        raw.row,
+                        problems.first().map_or("", |p| p.message.as_str())
+                    ))));
+                }
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let current = current_values(&tx, &rejected, &batch).await?;
+        let mut to_write = Vec::new();
+        for r in &batch {
+            let now_key = current.get(&(r.measure_id, r.geography_id, r.period.clone()));
+            let live = now_key.and_then(|c| c.live.as_ref());
+            let next = now_key.map_or(1, |c| c.max_revision + 1);
+            let (kind, revision) = match live {
+                Some(o) if same_figures(o, r) => (ChangeKind::Unchanged, None),
+                Some(_) => (ChangeKind::Revised, Some(next)),
+                None => (ChangeKind::New, Some(next)),
+            };
+            if outcome.changes.len() < MAX_CHANGES {
+                outcome.changes.push(ValueChange {
+                    row: r.row,
+                    measure: r.measure.clone(),
+                    geography: r.geography.clone(),
+                    period: r.period.clone(),
+                    old_value: live.map(|o| o.value),
+                    new_value: r.value,
+                    revision,
+                    kind,
+                });
+            } else {
+                outcome.changes_truncated = true;
+            }
+            match revision {
+                Some(rev) => {
+                    outcome.accepted += 1;
+                    to_write.push((r, rev));
+                }
+                None => outcome.unchanged += 1,
+            }
+        }
+        if let Some(ret) = &ret
+            && !to_write.is_empty()
+        {
+            let models = to_write.iter().map(|(r, rev)| observation::ActiveModel {
+                measure_id: Set(r.measure_id),
+                geography_id: Set(r.geography_id),
+                period: Set(r.period.clone()),
+                period_start: Set(r.period_start),
+                period_end: Set(r.period_end),
+                revision: Set(*rev),
+                value: Set(r.value),
+                numerator: Set(r.numerator),
+                denominator: Set(r.denominator),
+                lower_ci: Set(r.lower_ci),
+                upper_ci: Set(r.upper_ci),
+                note: Set(r.note.clone()),
+                return_id: Set(ret.id),
+                submitted_at: Set(now),
+                submitted_by: Set(actor.subject.clone()),
+                ..Default::default()
+            });
+            observation::Entity::insert_many(models).exec_without_returning(&tx).await?;
         }
     }
-    if s.dry_run {
+    let Some(ret) = ret else {
         tx.rollback().await?;
         return Ok(outcome);
-    }
-    let now = Utc::now();
-    let ret = return_::ActiveModel {
-        organisation_id: Set(actor.organisation.id),
-        status: Set(ReturnStatus::Submitted.as_str().to_owned()),
-        note: Set(s.note.clone()),
-        idempotency_key: Set(s.idempotency_key.clone()),
-        request_fingerprint: Set(Some(print.to_owned())),
-        outcome: Set(None),
-        submitted_at: Set(now),
-        submitted_by: Set(actor.subject.clone()),
-        ..Default::default()
-    }
-    .insert(&tx)
-    .await?;
-    for chunk in to_write.chunks(BATCH) {
-        let models = chunk.iter().map(|(r, rev)| observation::ActiveModel {
-            measure_id: Set(r.measure_id),
-            geography_id: Set(r.geography_id),
-            period: Set(r.period.clone()),
-            period_start: Set(r.period_start),
-            period_end: Set(r.period_end),
-            revision: Set(*rev),
-            value: Set(r.value),
-            numerator: Set(r.numerator),
-            denominator: Set(r.denominator),
-            lower_ci: Set(r.lower_ci),
-            upper_ci: Set(r.upper_ci),
-            note: Set(r.note.clone()),
-            return_id: Set(ret.id),
-            submitted_at: Set(now),
-            submitted_by: Set(actor.subject.clone()),
-            ..Default::default()
-        });
-        observation::Entity::insert_many(models).exec_without_returning(&tx).await?;
-    }
+    };
     outcome.return_id = Some(ret.id);
-    let stored = serde_json::to_string(&outcome).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let stored = serde_json::to_string(&outcome).map_err(|e| WriteError::App(AppError::Internal(e.to_string())))?;
     let mut row = ret.into_active_model();
     row.outcome = Set(Some(stored));
     let ret = row.update(&tx).await?;
     let summary = serde_json::json!({ "return": ret.id, "accepted": outcome.accepted, "unchanged": outcome.unchanged, "status": ret.status });
     audit::record(&tx, actor, "submitReturn", EntityType::Return, ret.id, None, Some(&summary))
         .await
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
+        .map_err(WriteError::App)?;
     tx.commit().await?;
     Ok(outcome)
 }
