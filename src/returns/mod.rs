@@ -10,7 +10,7 @@ pub mod due;
 pub mod locks;
 mod validate;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use entity::{geography, measure, observation, period_lock, return_};
@@ -299,10 +299,15 @@ async fn current_values(
     for chunk in rows.chunks(BATCH) {
         let wanted: HashSet<(i64, i64, &str)> =
             chunk.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
+        // Each list without repeats: a batch names few measures, areas and periods, and long
+        // lists of repeats make PostgreSQL scan the table rather than use its index.
+        let measures: BTreeSet<i64> = chunk.iter().map(|r| r.measure_id).collect();
+        let areas: BTreeSet<i64> = chunk.iter().map(|r| r.geography_id).collect();
+        let periods: BTreeSet<&str> = chunk.iter().map(|r| r.period.as_str()).collect();
         let found = observation::Entity::find()
-            .filter(observation::Column::MeasureId.is_in(chunk.iter().map(|r| r.measure_id)))
-            .filter(observation::Column::GeographyId.is_in(chunk.iter().map(|r| r.geography_id)))
-            .filter(observation::Column::Period.is_in(chunk.iter().map(|r| r.period.clone())))
+            .filter(observation::Column::MeasureId.is_in(measures))
+            .filter(observation::Column::GeographyId.is_in(areas))
+            .filter(observation::Column::Period.is_in(periods))
             .order_by_asc(observation::Column::Revision)
             .all(tx)
             .await?;

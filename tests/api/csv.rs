@@ -165,3 +165,34 @@ async fn the_example_partner_script_submits_a_csv_and_is_safe_to_rerun() {
     let count = app.data_as(&token, "{ returns { totalCount } }", json!({})).await;
     assert_eq!(count["returns"]["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn a_large_return_lists_at_most_ten_thousand_changes_but_counts_them_all() {
+    let app = spawn_app().await;
+    let gla = app.token("gla", &[Role::Submitter]);
+    let areas = app.data("{ geographies { nodes { code } } }", json!({})).await;
+    let codes: Vec<String> = areas["geographies"]["nodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|g| g["code"].as_str().expect("code").to_owned())
+        .collect();
+    let mut body = format!("{HEADER}\n");
+    let mut rows = 0;
+    'all: for measure in ["smoking-prevalence", "hospital-deaths"] {
+        for year in 1900..=2100 {
+            for code in &codes {
+                body.push_str(&format!("{measure},{code},{year},10,,,,,\n"));
+                rows += 1;
+                if rows == 10_001 {
+                    break 'all;
+                }
+            }
+        }
+    }
+    let (status, summary) = post_csv(&app, Some(&gla), "?dryRun=true", body).await;
+    assert_eq!(status, 200, "{}", summary["userErrors"]);
+    assert_eq!(summary["accepted"], 10_001);
+    assert_eq!(summary["changes"].as_array().map(Vec::len), Some(10_000));
+    assert_eq!(summary["changesTruncated"], true);
+}
