@@ -78,9 +78,9 @@ pub struct TokenArgs {
     #[arg(long, default_value = "90d", value_parser = tokens::parse_ttl)]
     pub ttl: i64,
 
-    /// Who the token is for (its `sub` claim).
-    #[arg(long, default_value = "partner-script")]
-    pub subject: String,
+    /// Who the token is for (its `sub` claim); by default `<org>-script`.
+    #[arg(long)]
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,7 +167,8 @@ async fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
         bail!("no organisation has the slug '{org}' (is the database seeded?)");
     }
     let service = TokenService::from_config(config).context("loading the signing key")?;
-    let (token, claims) = service.issue(&org, &args.subject, &args.roles, args.ttl)?;
+    let subject = args.subject.unwrap_or_else(|| format!("{org}-script"));
+    let (token, claims) = service.issue(&org, &subject, &args.roles, args.ttl)?;
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
     eprintln!("token for {org} ({}), id {}, expires {expires}", claims.roles.join(", "), claims.jti);
     println!("{token}");

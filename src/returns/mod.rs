@@ -492,7 +492,9 @@ pub async fn review(
     if before.status != ReturnStatus::Submitted.as_str() {
         return no(UserErrorCode::Conflict, format!("return {return_id} is already {}", before.status));
     }
-    if before.submitted_by == actor.subject {
+    // The same person is the same subject for the same organisation: subjects are only
+    // unique within an organisation's tokens (two councils' scripts may share a name).
+    if before.submitted_by == actor.subject && before.organisation_id == actor.organisation.id {
         return no(UserErrorCode::NotAllowed, "a return is reviewed by someone other than its submitter".into());
     }
     let areas: HashSet<i64> = observation::Entity::find()

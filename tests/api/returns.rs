@@ -296,6 +296,14 @@ async fn returns_are_reviewed_within_the_approvers_area_and_never_by_their_submi
         events["auditEvents"]["nodes"],
         json!([{ "action": "submitReturn", "actorSubject": "sam@camden" }, { "action": "rejectReturn", "actorSubject": "alex@camden" }])
     );
+    // Subjects are unique within an organisation only: another organisation's approver with
+    // the same name is another person.
+    let script = app.token_for("camden", "partner-script", &[Role::Submitter]);
+    let second =
+        submit(&app, &script, input("camden", vec![value("school-readiness", "E09000007", "2021/22", 66.0)])).await;
+    let ics = app.token_for("north-central-london-ics", "partner-script", &[Role::Approver]);
+    let approved = app.data_as(&ics, &decide("approveReturn"), json!({ "id": second["return"]["id"] })).await;
+    assert_eq!(approved["approveReturn"], json!({ "return": { "status": "APPROVED" }, "userErrors": [] }));
 }
 
 #[tokio::test]
