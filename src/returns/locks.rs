@@ -34,6 +34,14 @@ async fn checked(db: &impl ConnectionTrait, slug: &str, period: &Period) -> AppR
     Ok(Ok(m))
 }
 
+async fn find(db: &impl ConnectionTrait, measure_id: i64, period: &Period) -> AppResult<Option<period_lock::Model>> {
+    Ok(period_lock::Entity::find()
+        .filter(period_lock::Column::MeasureId.eq(measure_id))
+        .filter(period_lock::Column::Period.eq(period.as_str()))
+        .one(db)
+        .await?)
+}
+
 /// Locks `period` of the measure `slug`. Locking a locked period changes nothing.
 pub async fn lock(
     db: &DatabaseConnection,
@@ -46,12 +54,7 @@ pub async fn lock(
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
-    let existing = period_lock::Entity::find()
-        .filter(period_lock::Column::MeasureId.eq(m.id))
-        .filter(period_lock::Column::Period.eq(period.as_str()))
-        .one(&tx)
-        .await?;
-    if existing.is_none() {
+    if find(&tx, m.id, period).await?.is_none() {
         let row = period_lock::ActiveModel {
             measure_id: Set(m.id),
             period: Set(period.to_string()),
@@ -79,12 +82,7 @@ pub async fn unlock(
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
-    if let Some(row) = period_lock::Entity::find()
-        .filter(period_lock::Column::MeasureId.eq(m.id))
-        .filter(period_lock::Column::Period.eq(period.as_str()))
-        .one(&tx)
-        .await?
-    {
+    if let Some(row) = find(&tx, m.id, period).await? {
         period_lock::Entity::delete_by_id(row.id).exec(&tx).await?;
         audit::record(&tx, actor, "unlockPeriod", EntityType::PeriodLock, row.id, Some(&row), None).await?;
     }
