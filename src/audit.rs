@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use crate::{
     auth::Principal,
-    catalogue::page::{self, Page, PageArgs},
+    catalogue::{
+        Visibility,
+        page::{self, Page, PageArgs},
+    },
     error::{AppError, AppResult},
 };
 
@@ -77,12 +80,18 @@ pub struct AuditFilter {
     pub organisation: Option<String>,
 }
 
+/// Audit events the caller may read: those of organisations based within its area.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: &AuditFilter,
+    visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<Page<audit_event::Model>> {
-    let mut select = audit_event::Entity::find();
+    let within = format!(
+        "actor_organisation IN (SELECT slug FROM organisations WHERE id IN ({}))",
+        visibility.organisations_in_review_areas()
+    );
+    let mut select = audit_event::Entity::find().filter(sea_orm::sea_query::Expr::cust(within));
     if let Some(t) = &filter.entity_type {
         select = select.filter(audit_event::Column::EntityType.eq(t.as_str()));
     }

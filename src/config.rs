@@ -44,6 +44,14 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest answer to a query, in bytes; a larger one is refused with QUERY_TOO_COMPLEX.
+    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+
+    /// How long one SQL statement may run (PostgreSQL), in milliseconds.
+    #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub statement_timeout_ms: u64,
+
     /// HS256 signing key. When unset, one is generated once and kept in `DATA_DIR/jwt-secret`,
     /// readable by its owner only.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -83,6 +91,8 @@ impl Config {
             max_complexity: 20_000,
             batch_window_ms: 2,
             max_body_bytes: 2 * 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+            statement_timeout_ms: 30_000,
             seed_file: None,
             jwt_secret: None,
             jwt_public_keys: None,
@@ -90,6 +100,11 @@ impl Config {
             jwt_audience: "london-vision-api".into(),
             jwt_algorithms: vec!["HS256".into()],
         }
+    }
+
+    /// How long one SQL statement may run.
+    pub fn statement_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.statement_timeout_ms.max(1))
     }
 
     /// The database URL with any password replaced, fit for logs.
@@ -108,6 +123,8 @@ impl fmt::Debug for Config {
             .field("max_complexity", &self.max_complexity)
             .field("batch_window_ms", &self.batch_window_ms)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
             .field("jwt_public_keys", &self.jwt_public_keys)

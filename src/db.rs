@@ -12,7 +12,13 @@ use std::{
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait as _};
-use sea_orm::{ConnectOptions, DatabaseConnection};
+use sea_orm::{
+    ConnAcquireErr, ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+/// How long one statement may run on PostgreSQL unless configured otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A pool of connections, and the number of statements run through it.
 #[derive(Clone, Debug)]
@@ -25,6 +31,13 @@ impl Database {
     /// Opens a pool. For a SQLite file, its directory is created first, and the database is
     /// put in WAL mode with a busy timeout so that readers and one writer do not block.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, DEFAULT_STATEMENT_TIMEOUT).await
+    }
+
+    /// Opens a pool whose statements (on PostgreSQL) stop after `statement_timeout`; a
+    /// session left idle inside a transaction for longer is ended by the server too, a
+    /// second line of defence behind [`run_to_end`].
+    pub async fn connect_with(url: &str, statement_timeout: Duration) -> anyhow::Result<Self> {
         if let Some(dir) = sqlite_file_dir(url) {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -32,6 +45,11 @@ impl Database {
         opts.sqlx_logging(false)
             .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            .statement_timeout(statement_timeout)
+            .map_sqlx_postgres_opts(move |o| {
+                let idle = (statement_timeout * 2).as_millis().to_string();
+                o.options([("idle_in_transaction_session_timeout", idle)])
+            })
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
@@ -66,6 +84,125 @@ fn sqlite_file_dir(url: &str) -> Option<std::path::PathBuf> {
         return None;
     }
     Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf)
+}
+
+/// What a database error means for the request that met it, read from the error's code
+/// (SQLite's extended result code, PostgreSQL's SQLSTATE), never from its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Another writer holds what this one needs (SQLite BUSY or LOCKED; PostgreSQL
+    /// serialization failure 40001 or deadlock 40P01; no connection free in time): the same
+    /// write may succeed if tried again.
+    Contention,
+    /// A unique constraint refused the row (SQLite 2067 and 1555, PostgreSQL 23505): a
+    /// conflict with a row another writer added, or with an existing one.
+    Unique,
+    /// A foreign key refused the row (SQLite 787, PostgreSQL 23503).
+    ForeignKey,
+    /// Text the database cannot store (PostgreSQL 22021, 22P05: a NUL or bad encoding).
+    BadText,
+    /// A statement ran past the configured timeout or was cancelled (PostgreSQL 57014).
+    Cancelled,
+    /// Anything else: a fault of the server.
+    Other,
+}
+
+/// The code a database error carries, if it came from the database.
+fn code_of(err: &DbErr) -> Option<String> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e))) =
+        err
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// Reads what a database error means (see [`Fault`]).
+pub fn fault(err: &DbErr) -> Fault {
+    if let DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) = err {
+        return Fault::Contention;
+    }
+    if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e)) =
+        err
+        && matches!(e.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
+    {
+        return Fault::Contention;
+    }
+    let Some(code) = code_of(err) else { return Fault::Other };
+    // SQLite's extended result codes are numbers whose low byte is the primary code.
+    if let Ok(n) = code.parse::<i32>() {
+        return match (n & 0xff, n) {
+            (5 | 6, _) => Fault::Contention, // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+            (_, 2067 | 1555) => Fault::Unique, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+            (_, 787) => Fault::ForeignKey,     // SQLITE_CONSTRAINT_FOREIGNKEY
+            _ => Fault::Other,
+        };
+    }
+    match code.as_str() {
+        "40001" | "40P01" | "55P03" => Fault::Contention,
+        "23505" => Fault::Unique,
+        "23503" => Fault::ForeignKey,
+        "22021" | "22P05" => Fault::BadText,
+        "57014" => Fault::Cancelled,
+        _ => Fault::Other,
+    }
+}
+
+/// Begins a write transaction. On SQLite it begins `IMMEDIATE`, taking the write lock at
+/// once (waiting up to the busy timeout for it): a deferred transaction that reads first
+/// and writes later cannot wait for the lock, and fails at once when another writer holds
+/// it. PostgreSQL ignores the mode.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+tokio::task_local! {
+    /// Set when the caller of the write running on this task has gone away.
+    static ABANDONED: Arc<std::sync::atomic::AtomicBool>;
+}
+
+/// Whether the caller of the write running on this task has gone away: a long write checks
+/// between its batches and rolls back rather than carry on for nobody.
+pub fn abandoned() -> bool {
+    ABANDONED.try_with(|flag| flag.load(Ordering::Relaxed)).unwrap_or(false)
+}
+
+/// Marks the work abandoned when the caller's future is dropped before it finished.
+struct AbandonOnDrop {
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    finished: bool,
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `work` (which may write) on its own task, so that it always reaches its own commit
+/// or rollback: a caller that hangs up (a closed connection, a request timeout) drops only
+/// its wait, never a transaction half way through a statement, which would return the
+/// connection to the pool still inside it. The work is told the caller left through
+/// [`abandoned`], and rolls back at its next check.
+pub async fn run_to_end<F, T>(work: F) -> Result<T, crate::error::AppError>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut guard = AbandonOnDrop { flag: Arc::clone(&flag), finished: false };
+    let joined = tokio::spawn(ABANDONED.scope(flag, work)).await;
+    guard.finished = true;
+    joined.map_err(|e| crate::error::AppError::Internal(format!("a write task failed: {e}")))
 }
 
 #[cfg(test)]

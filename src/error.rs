@@ -2,9 +2,16 @@
 //! with. Internal errors are logged in full and answered with a generic message.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use axum::http::StatusCode;
+use sea_orm::DbErr;
 
-use crate::values::UserErrorCode;
+use crate::{
+    db::{Fault, fault},
+    values::UserErrorCode,
+};
+
+/// How long a caller is asked to wait before trying a refused write again, in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// The codes of the contract's top-level errors.
 pub mod code {
@@ -15,6 +22,9 @@ pub mod code {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    /// The server could not take the write now (other writers hold what it needs); nothing
+    /// was written, and the same request may be sent again after `Retry-After` seconds.
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +41,13 @@ pub enum AppError {
     /// Valid credentials that do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// The answer (or the request) is larger than the server serves.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Other writers held the database for longer than a write may wait; nothing was
+    /// written, and the caller may try again.
+    #[error("{0}")]
+    Busy(String),
     /// A fault of the database; details go to the log, never to the caller.
     #[error("internal server error")]
     Database(#[source] DbErr),
@@ -46,22 +63,42 @@ impl AppError {
             Self::NotFound(_) => code::NOT_FOUND,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
+            Self::TooLarge(_) => code::QUERY_TOO_COMPLEX,
+            Self::Busy(_) => code::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// The HTTP status this error is answered with where the whole request fails.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Self::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error for a write that could not get through in time.
+    pub fn busy() -> Self {
+        Self::Busy("the database is busy with other writes: nothing was written; try again shortly".into())
     }
 }
 
 impl From<DbErr> for AppError {
-    /// A unique or foreign key violation is the caller's to fix, never a server fault.
+    /// Read by the error's code: a unique or foreign key violation or text the database
+    /// cannot store is the caller's to fix, contention is worth a retry, never a server fault.
     fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                Self::BadUserInput("that conflicts with an existing record".into())
-            }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Self::BadUserInput("that refers to a record that does not exist".into())
-            }
-            _ => Self::Database(err),
+        match fault(&err) {
+            Fault::Unique => Self::BadUserInput("that conflicts with an existing record".into()),
+            Fault::ForeignKey => Self::BadUserInput("that refers to a record that does not exist".into()),
+            Fault::BadText => Self::BadUserInput("the text holds characters that cannot be stored".into()),
+            Fault::Contention => Self::busy(),
+            Fault::Cancelled => Self::Busy("the request ran past the statement time limit and was stopped".into()),
+            Fault::Other => Self::Database(err),
         }
     }
 }
@@ -76,7 +113,13 @@ impl ErrorExtensions for AppError {
             tracing::error!(error = %e, "internal error");
         }
         let code = self.code();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
+        let busy = matches!(self, Self::Busy(_));
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if busy {
+                ext.set("retryAfter", RETRY_AFTER_SECONDS);
+            }
+        })
     }
 }
 

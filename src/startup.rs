@@ -25,7 +25,7 @@ impl Application {
     /// Connects and migrates the database, loads the reference data if the database is
     /// empty, and binds the listener (port 0 binds a free port).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let db = Database::connect(&config.database_url).await?;
+        let db = Database::connect_with(&config.database_url, config.statement_timeout()).await?;
         db.migrate().await?;
         if seed::is_empty(&db.conn).await? {
             let report = load_seed(&db, config).await?;
@@ -35,7 +35,15 @@ impl Application {
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);
         let upload_dir = config.data_dir.join("uploads");
-        let state = AppState { schema, db, requests: Arc::default(), batch_window, tokens, upload_dir };
+        let state = AppState {
+            schema,
+            db,
+            requests: Arc::default(),
+            batch_window,
+            tokens,
+            upload_dir,
+            max_response_bytes: config.max_response_bytes,
+        };
         let router = http::router(state, config.max_body_bytes);
         let listener =
             TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;

@@ -8,6 +8,7 @@ pub mod case_study_organisation;
 pub mod case_study_priority;
 pub mod commitment;
 pub mod geography;
+pub mod issued_token;
 pub mod measure;
 pub mod observation;
 pub mod organisation;

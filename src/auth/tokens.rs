@@ -70,8 +70,7 @@ impl TokenService {
     /// from `DATA_DIR/jwt-secret`, which is created on first use.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let secret = match &config.jwt_secret {
-            Some(s) if s.expose_secret().len() < 32 => bail!("JWT_SECRET must be at least 32 characters"),
-            Some(s) => s.clone(),
+            Some(s) => long_enough(s.expose_secret().to_owned(), "JWT_SECRET")?,
             None => load_or_create_secret(&config.data_dir.join("jwt-secret"))?,
         };
         let public_keys = match &config.jwt_public_keys {
@@ -143,7 +142,8 @@ impl TokenService {
         Err(last)
     }
 
-    /// Signs a token with the HS256 key, for a partner script.
+    /// Signs a token with the HS256 key, for a partner script. Refused when the server would
+    /// not accept it: HS256 must be among the accepted algorithms.
     pub fn issue(
         &self,
         org: &str,
@@ -151,6 +151,14 @@ impl TokenService {
         roles: &[Role],
         ttl_seconds: i64,
     ) -> anyhow::Result<(String, Claims)> {
+        if !self.allowed.contains(&Algorithm::HS256) {
+            let accepted: Vec<String> = self.allowed.iter().map(|a| format!("{a:?}")).collect();
+            bail!(
+                "this server signs tokens with HS256, which JWT_ALGORITHMS does not accept (it accepts {}): \
+                 tokens come from the identity provider whose keys are in JWT_PUBLIC_KEYS, or add HS256",
+                accepted.join(", ")
+            );
+        }
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
@@ -195,30 +203,59 @@ fn random_hex(bytes: usize) -> anyhow::Result<String> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Reads the HS256 key kept in `path`, or makes one there, readable by its owner only.
+/// The shortest HS256 key accepted, in bytes, from any source (RFC 7518 section 3.2: a key
+/// at least as long as the hash output, 256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a key shorter than [`MIN_SECRET_BYTES`], naming where it came from.
+fn long_enough(secret: String, source: &str) -> anyhow::Result<SecretString> {
+    if secret.len() < MIN_SECRET_BYTES {
+        bail!(
+            "{source} holds a signing key of {} bytes; at least {MIN_SECRET_BYTES} are needed. \
+             Remove it to have a new one generated, or set JWT_SECRET",
+            secret.len()
+        );
+    }
+    Ok(SecretString::from(secret))
+}
+
+/// Reads the HS256 key kept in `path`, or makes one there, readable by its owner only. A new
+/// key is written whole or not at all: to a temporary file of its own (mode 0600), flushed
+/// to disk, then renamed into place, so that a crash never leaves an empty or partial key.
+/// An existing key shorter than 32 bytes stops start-up rather than sign with it.
 fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
-    if let Ok(text) = fs::read_to_string(path) {
-        return Ok(SecretString::from(text.trim().to_owned()));
+    let source = format!("the key file {}", path.display());
+    match fs::read_to_string(path) {
+        Ok(text) => return long_enough(text.trim().to_owned(), &source),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let secret = random_hex(32)?;
+    let temp = dir.join(format!(".jwt-secret.{}.{}", std::process::id(), random_hex(8)?));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
-            Ok(SecretString::from(secret))
+    let written = (|| -> std::io::Result<()> {
+        let mut file = options.open(&temp)?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()?;
+        // Another process may have made the key meanwhile: keep theirs (hard_link refuses
+        // to replace an existing file, where rename would not).
+        match fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
         }
-        // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(SecretString::from(fs::read_to_string(path)?.trim().to_owned()))
-        }
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    })();
+    let _ = fs::remove_file(&temp);
+    written.with_context(|| format!("writing {}", path.display()))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
     }
+    long_enough(fs::read_to_string(path)?.trim().to_owned(), &source)
 }
 
 /// Public keys from a JWKS file (JSON) or a PEM file of one or more public keys.

@@ -29,13 +29,13 @@ pub struct CaseStudyFilter {
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: &CaseStudyFilter,
-    visibility: Visibility,
+    visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<Page<case_study::Model>> {
-    let mut select = case_study::Entity::find();
-    if !visibility.partner {
-        select = select.filter(case_study::Column::Published.eq(true));
+    if filter.search.as_ref().is_some_and(|w| w.chars().count() > MAX_SEARCH) {
+        return Err(AppError::BadUserInput(format!("a search has at most {MAX_SEARCH} characters")));
     }
+    let mut select = case_study::Entity::find().filter(shown(visibility));
     if let Some(slug) = &filter.priority {
         let p = priorities::require_by_slug(db, slug).await?;
         let ids = case_study_priority::Entity::find()
@@ -68,6 +68,16 @@ pub async fn list<C: ConnectionTrait>(
     page::fetch(db, select, case_study::Column::Id, |m| m.id, args).await
 }
 
+/// The longest search accepted, in characters.
+pub const MAX_SEARCH: usize = 200;
+
+/// Case studies the caller may see: published ones, and drafts of organisations based in the
+/// areas whose work in review the caller sees.
+fn shown(visibility: &Visibility) -> Condition {
+    let drafts = Expr::cust(format!("owner_organisation_id IN ({})", visibility.organisations_in_review_areas()));
+    Condition::any().add(case_study::Column::Published.eq(true)).add(drafts)
+}
+
 /// `%`, `_` and `\` in a search are literal characters, not patterns.
 fn escape_like(words: &str) -> String {
     words.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -76,26 +86,31 @@ fn escape_like(words: &str) -> String {
 pub async fn by_slug<C: ConnectionTrait>(
     db: &C,
     slug: &str,
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<Option<case_study::Model>> {
-    let found = case_study::Entity::find().filter(case_study::Column::Slug.eq(slug)).one(db).await?;
-    Ok(found.filter(|c| c.published || visibility.partner))
+    Ok(case_study::Entity::find().filter(case_study::Column::Slug.eq(slug)).filter(shown(visibility)).one(db).await?)
 }
 
 pub async fn by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<Vec<case_study::Model>> {
-    let rows = rows_where_in::<case_study::Entity, _>(db, case_study::Column::Id, ids).await?;
-    Ok(rows.into_iter().filter(|c| c.published || visibility.partner).collect())
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(case_study::Entity::find()
+        .filter(case_study::Column::Id.is_in(ids.iter().copied()))
+        .filter(shown(visibility))
+        .all(db)
+        .await?)
 }
 
 /// The case studies of each priority, as (priority id, case study) pairs.
 pub async fn of_priorities<C: ConnectionTrait>(
     db: &C,
     priority_ids: &[i64],
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<Vec<(i64, case_study::Model)>> {
     let links =
         rows_where_in::<case_study_priority::Entity, _>(db, case_study_priority::Column::PriorityId, priority_ids)

@@ -3,13 +3,21 @@
 
 use crate::{
     error::UserError,
-    values::{GssCode, Period, PeriodType, Slug, UserErrorCode},
+    values::{GssCode, Lines, Period, PeriodType, Slug, UserErrorCode, describe_character, forbidden_character},
 };
 
 /// The longest title or name accepted.
 pub const MAX_NAME: usize = 300;
 /// The longest body of text accepted.
 pub const MAX_TEXT: usize = 20_000;
+/// The most members one organisation lists (London Councils has the 33 councils).
+pub const MAX_MEMBERS: usize = 50;
+/// The most priorities one case study illustrates.
+pub const MAX_CASE_STUDY_PRIORITIES: usize = 10;
+/// The most areas one case study names (all of London's 39 fit).
+pub const MAX_CASE_STUDY_AREAS: usize = 40;
+/// The most organisations one case study names.
+pub const MAX_CASE_STUDY_ORGANISATIONS: usize = 20;
 
 #[derive(Debug, Default)]
 pub struct Checks {
@@ -29,10 +37,19 @@ impl Checks {
         GssCode::parse(raw).map_err(|e| self.push(field, UserErrorCode::Invalid, e.0)).ok()
     }
 
-    /// Trimmed, non-empty text of at most `max` characters.
+    /// Trimmed, non-empty text of at most `max` characters, with no control characters
+    /// (line breaks and tabs are allowed in long text, never in a name).
     pub fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
         let text = raw.trim();
-        if text.is_empty() {
+        let lines = if max > MAX_NAME { Lines::Many } else { Lines::One };
+        if let Some(c) = forbidden_character(text, lines) {
+            self.push(
+                &[field],
+                UserErrorCode::Invalid,
+                format!("`{field}` holds the control character {}, which is not allowed", describe_character(c)),
+            );
+            None
+        } else if text.is_empty() {
             self.push(&[field], UserErrorCode::Required, format!("`{field}` must not be empty"));
             None
         } else if text.chars().count() > max {
@@ -48,6 +65,16 @@ impl Checks {
         match raw.map(str::trim).filter(|t| !t.is_empty()) {
             None => Some(None),
             Some(t) => self.text(field, t, max).map(Some),
+        }
+    }
+
+    /// Whether a list is within its bound; a longer one is a user error, and is not looked at.
+    pub fn at_most<T>(&mut self, field: &str, items: &[T], max: usize) -> bool {
+        if items.len() > max {
+            self.push(&[field], UserErrorCode::TooLong, format!("`{field}` may name at most {max}, not {}", items.len()));
+            false
+        } else {
+            true
         }
     }
 

@@ -10,10 +10,13 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 
-use super::checks::{Checks, MAX_NAME, MAX_TEXT};
+use super::checks::{
+    Checks, MAX_CASE_STUDY_AREAS, MAX_CASE_STUDY_ORGANISATIONS, MAX_CASE_STUDY_PRIORITIES, MAX_MEMBERS, MAX_NAME,
+    MAX_TEXT,
+};
 use crate::{
     audit::{self, EntityType},
     auth::Principal,
@@ -71,7 +74,7 @@ pub async fn create_priority(
     if input.number.is_some_and(|n| n < 1) {
         c.push(&["number"], UserErrorCode::Invalid, "`number` must be 1 or more");
     }
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     if let Some(s) = &slug
         && priority_by_slug(&tx, s.as_str()).await?.is_some()
     {
@@ -114,7 +117,7 @@ pub async fn update_priority(
     let title = input.title.as_deref().map(|t| c.text("title", t, MAX_NAME));
     let ambition = input.ambition.as_deref().map(|t| c.text("ambition", t, MAX_TEXT));
     let challenge = input.challenge.as_ref().map(|t| c.optional_text("challenge", t.as_deref(), MAX_TEXT));
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = priority_by_slug(&tx, &input.slug).await? else {
         tx.rollback().await?;
         return refused(&["slug"], UserErrorCode::NotFound, format!("no priority has the slug '{}'", input.slug));
@@ -192,7 +195,7 @@ pub async fn create_commitment(
     let mut c = Checks::default();
     let slug = c.slug("slug", &input.slug);
     let statement = c.text("statement", &input.statement, MAX_TEXT);
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let priority = priority_by_slug(&tx, &input.priority).await?;
     if priority.is_none() {
         c.push(&["priority"], UserErrorCode::NotFound, format!("no priority has the slug '{}'", input.priority));
@@ -261,7 +264,7 @@ pub async fn update_commitment(
 ) -> AppResult<Outcome<commitment::Model>> {
     let mut c = Checks::default();
     let statement = input.statement.as_deref().map(|s| c.text("statement", s, MAX_TEXT));
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = commitment::Entity::find().filter(commitment::Column::Slug.eq(&input.slug)).one(&tx).await?
     else {
         tx.rollback().await?;
@@ -378,7 +381,7 @@ pub async fn create_measure(
     let (default_min, default_max) = default_bounds(input.unit);
     let (min, max) = (input.min_value.or(default_min), input.max_value.or(default_max));
     check_bounds(&mut c, min, max);
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     if let Some(s) = &slug
         && measure_by_slug(&tx, s.as_str()).await?.is_some()
     {
@@ -435,7 +438,7 @@ pub async fn update_measure(
     let name = input.name.as_deref().map(|n| c.text("name", n, MAX_NAME));
     let description = input.description.as_deref().map(|d| c.text("description", d, MAX_TEXT));
     let source = input.source.as_ref().map(|s| c.optional_text("source", s.as_deref(), MAX_NAME));
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = measure_by_slug(&tx, &input.slug).await? else {
         tx.rollback().await?;
         return refused(&["slug"], UserErrorCode::NotFound, format!("no measure has the slug '{}'", input.slug));
@@ -532,6 +535,9 @@ async fn member_ids(
     own: Option<&str>,
 ) -> AppResult<Vec<i64>> {
     let mut ids = Vec::new();
+    if !c.at_most("members", slugs, MAX_MEMBERS) {
+        return Ok(ids);
+    }
     for (i, slug) in slugs.iter().enumerate() {
         let index = i.to_string();
         if Some(slug.as_str()) == own {
@@ -588,7 +594,7 @@ pub async fn create_organisation(
     let website = c.optional_text("website", input.website.as_deref(), MAX_NAME);
     check_website(&mut c, input.website.as_deref());
     c.gss_code(&["geography"], &input.geography);
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     if let Some(s) = &slug
         && organisation::Entity::find().filter(organisation::Column::Slug.eq(s.as_str())).one(&tx).await?.is_some()
     {
@@ -639,7 +645,7 @@ pub async fn update_organisation(
         check_website(&mut c, w.as_deref());
         c.optional_text("website", w.as_deref(), MAX_NAME)
     });
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = organisation::Entity::find().filter(organisation::Column::Slug.eq(&input.slug)).one(&tx).await?
     else {
         tx.rollback().await?;
@@ -777,6 +783,12 @@ async fn resolve_links(
     organisations: &[String],
 ) -> AppResult<Links> {
     let mut links = Links { priorities: Vec::new(), geographies: Vec::new(), organisations: Vec::new() };
+    let within = c.at_most("priorities", priorities, MAX_CASE_STUDY_PRIORITIES)
+        & c.at_most("geographies", geographies.unwrap_or_default(), MAX_CASE_STUDY_AREAS)
+        & c.at_most("organisations", organisations, MAX_CASE_STUDY_ORGANISATIONS);
+    if !within {
+        return Ok(links);
+    }
     for (i, slug) in priorities.iter().enumerate() {
         match priority_by_slug(tx, slug).await? {
             Some(p) => links.priorities.push(p.id),
@@ -883,7 +895,7 @@ pub async fn create_case_study(
     let title = c.text("title", &input.title, MAX_NAME);
     let summary = c.text("summary", &input.summary, MAX_TEXT);
     let body = c.text("body", &input.body, MAX_TEXT);
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     if let Some(s) = &slug
         && case_study_by_slug(&tx, s.as_str()).await?.is_some()
     {
@@ -930,7 +942,7 @@ pub async fn update_case_study(
     let title = input.title.as_deref().map(|t| c.text("title", t, MAX_NAME));
     let summary = input.summary.as_deref().map(|t| c.text("summary", t, MAX_TEXT));
     let body = input.body.as_deref().map(|t| c.text("body", t, MAX_TEXT));
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = case_study_by_slug(&tx, &input.slug).await? else {
         tx.rollback().await?;
         return refused(&["slug"], UserErrorCode::NotFound, format!("no case study has the slug '{}'", input.slug));
@@ -994,7 +1006,7 @@ pub async fn publish_case_study(
     actor: &Principal,
     slug: &str,
 ) -> AppResult<Outcome<case_study::Model>> {
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let Some(before) = case_study_by_slug(&tx, slug).await? else {
         tx.rollback().await?;
         return refused(&["slug"], UserErrorCode::NotFound, format!("no case study has the slug '{slug}'"));

@@ -13,17 +13,65 @@ pub mod page;
 pub mod priorities;
 pub mod seed;
 
-use std::collections::HashMap;
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::error::AppResult;
+use crate::{auth::Principal, error::AppResult};
 
-/// What the caller may see. Anonymous callers see published case studies and approved
-/// values only; partners also see what is still in review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the caller may see. Everyone sees published case studies and approved values. A
+/// partner acting with a role (SUBMITTER, APPROVER, ADMIN) also sees what is still in review
+/// in its own organisation's area and the areas under it (a borough its own, an ICS its
+/// boroughs', a pan-London body all), and never a sibling's. A read-only token sees no more
+/// than an anonymous caller.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Visibility {
-    pub partner: bool,
+    /// The areas whose work in review the caller may see; none for anonymous or read-only callers.
+    review_areas: Option<Arc<BTreeSet<i64>>>,
+}
+
+impl Visibility {
+    /// What an anonymous caller sees.
+    pub fn public() -> Self {
+        Self::default()
+    }
+
+    /// What a principal sees: work in review within its scope when it holds any role.
+    pub fn of(principal: Option<&Principal>) -> Self {
+        match principal {
+            Some(p) if !p.roles.is_empty() => {
+                Self { review_areas: Some(Arc::new(p.scope.geographies.iter().copied().collect())) }
+            }
+            _ => Self::public(),
+        }
+    }
+
+    /// Whether the caller sees any work in review.
+    pub fn partner(&self) -> bool {
+        self.review_areas.is_some()
+    }
+
+    /// Whether the caller sees work in review in the area `geography_id`.
+    pub fn sees_review_in(&self, geography_id: i64) -> bool {
+        self.review_areas.as_ref().is_some_and(|a| a.contains(&geography_id))
+    }
+
+    /// The areas whose work in review the caller sees, as an SQL list (`NULL` for none, which
+    /// matches nothing). They are ids from this database, never caller input.
+    pub(crate) fn review_area_list(&self) -> String {
+        match &self.review_areas {
+            Some(areas) if !areas.is_empty() => areas.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+            _ => "NULL".to_owned(),
+        }
+    }
+
+    /// SQL: the organisations based in an area whose work in review the caller sees.
+    pub(crate) fn organisations_in_review_areas(&self) -> String {
+        format!("SELECT id FROM organisations WHERE geography_id IN ({})", self.review_area_list())
+    }
 }
 
 /// Rows of `E` whose `col` is one of `keys`, in one statement.

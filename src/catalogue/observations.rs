@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use entity::{observation, return_};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::{Expr, Query},
+    sea_query::{Expr, SimpleExpr},
 };
 
 use super::{
@@ -21,32 +21,33 @@ use crate::{
     values::{Period, ReturnStatus},
 };
 
-impl Visibility {
-    /// The return statuses whose values this caller may see.
-    pub fn statuses(self) -> &'static [&'static str] {
-        if self.partner { &["APPROVED", "SUBMITTED"] } else { &["APPROVED"] }
-    }
+/// SQL: whether the return `r` (an alias of `returns`) carrying a value for area `area` (a
+/// column) makes that value visible to the caller: approved, or in review in its areas.
+fn shown(visibility: &Visibility, r: &str, area: &str) -> String {
+    format!(
+        "({r}.status = '{approved}' OR ({r}.status = '{submitted}' AND {area} IN ({areas})))",
+        approved = ReturnStatus::Approved.as_str(),
+        submitted = ReturnStatus::Submitted.as_str(),
+        areas = visibility.review_area_list()
+    )
 }
 
-/// Rows of `observations` carried by a return the caller may see.
-fn visible(visibility: Visibility) -> sea_orm::sea_query::SimpleExpr {
-    let returns = Query::select()
-        .column(return_::Column::Id)
-        .from(return_::Entity)
-        .and_where(return_::Column::Status.is_in(visibility.statuses().iter().copied()))
-        .to_owned();
-    observation::Column::ReturnId.in_subquery(returns)
+/// Rows of `observations` the caller may see.
+fn visible(visibility: &Visibility) -> SimpleExpr {
+    // Built only from this module's constants and ids from the database, never caller input.
+    Expr::cust(format!(
+        "EXISTS (SELECT 1 FROM returns r1 WHERE r1.id = observations.return_id AND {})",
+        shown(visibility, "r1", "observations.geography_id")
+    ))
 }
 
-/// Rows that no visible revision of the same (measure, area, period) supersedes.
-fn current(visibility: Visibility) -> sea_orm::sea_query::SimpleExpr {
-    let statuses = visibility.statuses().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
-    // The statuses are this module's own constants, never caller input.
+/// Rows that no revision the caller may see supersedes.
+fn current(visibility: &Visibility) -> SimpleExpr {
     Expr::cust(format!(
         "NOT EXISTS (SELECT 1 FROM observations o2 JOIN returns r2 ON r2.id = o2.return_id \
          WHERE o2.measure_id = observations.measure_id AND o2.geography_id = observations.geography_id \
-         AND o2.period = observations.period AND o2.revision > observations.revision \
-         AND r2.status IN ({statuses}))"
+         AND o2.period = observations.period AND o2.revision > observations.revision AND {})",
+        shown(visibility, "r2", "o2.geography_id")
     ))
 }
 
@@ -56,7 +57,7 @@ pub async fn current_for_measure<C: ConnectionTrait>(
     measure_id: i64,
     geography: Option<&str>,
     period: Option<&Period>,
-    visibility: Visibility,
+    visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<Page<observation::Model>> {
     let mut select = observation::Entity::find()
@@ -78,7 +79,7 @@ pub async fn current_for_measure<C: ConnectionTrait>(
 pub async fn by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<Vec<observation::Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -95,7 +96,7 @@ pub async fn by_ids<C: ConnectionTrait>(
 pub async fn series<C: ConnectionTrait>(
     db: &C,
     keys: &[(i64, i64)],
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<HashMap<(i64, i64), Vec<observation::Model>>> {
     if keys.is_empty() {
         return Ok(HashMap::new());
@@ -122,7 +123,7 @@ pub async fn series<C: ConnectionTrait>(
 pub async fn history<C: ConnectionTrait>(
     db: &C,
     keys: &[(i64, i64, String)],
-    visibility: Visibility,
+    visibility: &Visibility,
 ) -> AppResult<HashMap<(i64, i64, String), Vec<observation::Model>>> {
     if keys.is_empty() {
         return Ok(HashMap::new());

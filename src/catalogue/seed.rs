@@ -232,7 +232,7 @@ pub async fn is_empty<C: ConnectionTrait>(db: &C) -> anyhow::Result<bool> {
 
 /// Inserts every row of `data` whose natural key is missing, in one transaction.
 pub async fn load<C: ConnectionTrait + TransactionTrait>(db: &C, data: &SeedData) -> anyhow::Result<SeedReport> {
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let mut report = SeedReport::default();
 

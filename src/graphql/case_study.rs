@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::case_study;
 
 use super::{
+    cost,
     OrGql,
     geography::Geography,
     ids, loader,
@@ -61,6 +62,7 @@ impl CaseStudy {
     }
 
     /// Priorities the case study illustrates.
+    #[graphql(complexity = "cost::list(cost::CASE_STUDY_PRIORITIES, child_complexity)")]
     async fn priorities(&self, ctx: &Context<'_>) -> Result<Vec<Priority>> {
         let mut rows = loader(ctx).load_one(PrioritiesOfCaseStudy(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by_key(|p| p.number);
@@ -68,6 +70,7 @@ impl CaseStudy {
     }
 
     /// Areas where the work takes place.
+    #[graphql(complexity = "cost::list(cost::CASE_STUDY_AREAS, child_complexity)")]
     async fn geographies(&self, ctx: &Context<'_>) -> Result<Vec<Geography>> {
         let mut rows = loader(ctx).load_one(GeographiesOfCaseStudy(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by(|a, b| a.code.cmp(&b.code));
@@ -75,6 +78,7 @@ impl CaseStudy {
     }
 
     /// Organisations involved.
+    #[graphql(complexity = "cost::list(cost::CASE_STUDY_ORGANISATIONS, child_complexity)")]
     async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
         let mut rows = loader(ctx).load_one(OrganisationsOfCaseStudy(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by(|a, b| a.slug.cmp(&b.slug));

@@ -7,7 +7,7 @@ use async_graphql::{
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::{
-    catalogue::page::{MAX_PAGE_SIZE, Page, PageArgs},
+    catalogue::page::{Page, PageArgs},
     error::AppError,
 };
 
@@ -66,13 +66,6 @@ pub fn connection<M, T: async_graphql::OutputType>(page: Page<M>, wrap: impl Fn(
 pub fn sorted_by_id<T>(mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
     rows.sort_by_key(|r| id(r));
     rows
-}
-
-/// The complexity of a connection field: its page size times the cost of one item, so a
-/// deep query over large pages is refused before it runs.
-pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let size = first.or(last).unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    usize::try_from(size).unwrap_or(1).saturating_mul(child_complexity.max(1))
 }
 
 #[cfg(test)]

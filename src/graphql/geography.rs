@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::geography;
 
 use super::{
+    cost,
     OrGql, connection, ids, loader,
     loaders::{ChildrenOf, GeographyById, OrganisationsIn},
     organisation::Organisation,
@@ -44,6 +45,7 @@ impl Geography {
     }
 
     /// The areas directly inside this one, in ONS code order.
+    #[graphql(complexity = "cost::list(cost::CHILDREN, child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Geography>> {
         let mut rows = loader(ctx).load_one(ChildrenOf(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by(|a, b| a.code.cmp(&b.code));
@@ -61,6 +63,7 @@ impl Geography {
     }
 
     /// Organisations whose home area this is (for a borough, its council and local partnerships).
+    #[graphql(complexity = "cost::list(cost::ORGANISATIONS_IN_AREA, child_complexity)")]
     async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
         let rows = loader(ctx).load_one(OrganisationsIn(self.0.id)).await.gql()?.unwrap_or_default();
         Ok(connection::sorted_by_id(rows, |o| o.id).into_iter().map(Organisation).collect())

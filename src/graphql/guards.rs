@@ -25,3 +25,11 @@ pub fn actor<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
         })
         .gql()
 }
+
+/// The authenticated partner, acting with at least one role: reading work in review needs
+/// one (a read-only token sees what anonymous callers see).
+pub fn require_some_role<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    let principal = actor(ctx)?;
+    principal.require_any_role(&[Role::Submitter, Role::Approver, Role::Admin]).gql()?;
+    Ok(principal)
+}

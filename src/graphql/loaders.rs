@@ -37,7 +37,7 @@ macro_rules! by_id {
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, $model> {
                 let $db = &self.db;
-                let $vis = self.visibility;
+                let $vis = &self.visibility;
                 let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
                 let _ = $vis;
                 let rows: Vec<$model> = $fetch.await.map_err(Arc::new)?;
@@ -59,7 +59,7 @@ macro_rules! many {
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, Vec<$model>> {
                 let $db = &self.db;
-                let $vis = self.visibility;
+                let $vis = &self.visibility;
                 let _ = $vis;
                 let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
                 let mut out: HashMap<$key, Vec<$model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
@@ -140,7 +140,7 @@ impl Loader<SeriesOf> for Loaders {
 
     async fn load(&self, keys: &[SeriesOf]) -> LoadResult<SeriesOf, Vec<observation::Model>> {
         let pairs: Vec<(i64, i64)> = keys.iter().map(|k| (k.measure_id, k.geography_id)).collect();
-        let found = observations::series(&self.db, &pairs, self.visibility).await.map_err(Arc::new)?;
+        let found = observations::series(&self.db, &pairs, &self.visibility).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, found.get(&(k.measure_id, k.geography_id)).cloned().unwrap_or_default())).collect())
     }
 }
@@ -160,7 +160,7 @@ impl Loader<HistoryOf> for Loaders {
     async fn load(&self, keys: &[HistoryOf]) -> LoadResult<HistoryOf, Vec<observation::Model>> {
         let triples: Vec<(i64, i64, String)> =
             keys.iter().map(|k| (k.measure_id, k.geography_id, k.period.clone())).collect();
-        let mut found = observations::history(&self.db, &triples, self.visibility).await.map_err(Arc::new)?;
+        let mut found = observations::history(&self.db, &triples, &self.visibility).await.map_err(Arc::new)?;
         Ok(keys
             .iter()
             .map(|k| (k.clone(), found.remove(&(k.measure_id, k.geography_id, k.period.clone())).unwrap_or_default()))

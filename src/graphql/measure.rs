@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{measure, observation};
 
 use super::{
+    cost,
     OrGql,
     connection::{self, Conn},
     geography::Geography,
@@ -90,12 +91,14 @@ impl Measure {
     }
 
     /// Commitments tracked on this measure.
+    #[graphql(complexity = "cost::list(cost::COMMITMENTS, child_complexity)")]
     async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
         let rows = loader(ctx).load_one(CommitmentsOfMeasure(self.0.id)).await.gql()?.unwrap_or_default();
         Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().map(Commitment).collect())
     }
 
     /// Periods closed to further values, in the order they were locked.
+    #[graphql(complexity = "cost::list(cost::LOCKED_PERIODS, child_complexity)")]
     async fn locked_periods(&self, ctx: &Context<'_>) -> Result<Vec<PeriodScalar>> {
         let periods = loader(ctx).load_one(LockedPeriodsOf(self.0.id)).await.gql()?.unwrap_or_default();
         periods.iter().map(|p| Period::parse(p).gql().map(PeriodScalar)).collect()
@@ -103,7 +106,7 @@ impl Measure {
 
     /// Current values of this measure, one per area and period: approved values for everyone,
     /// and values in review for partners too.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn observations(
         &self,
@@ -122,7 +125,7 @@ impl Measure {
             self.0.id,
             geography.as_deref(),
             period.as_ref().map(|p| &p.0),
-            req.visibility,
+            &req.visibility,
             args,
         )
         .await
@@ -217,19 +220,29 @@ impl Observation {
         self.0.submitted_at
     }
 
-    /// Who submitted this revision (the token's subject); shown to partners only.
+    /// Who submitted this revision (the token's subject); shown only to partners whose area
+    /// covers the value's.
     async fn submitted_by(&self, ctx: &Context<'_>) -> Option<&str> {
-        request(ctx).visibility.partner.then_some(self.0.submitted_by.as_str())
+        request(ctx).visibility.sees_review_in(self.0.geography_id).then_some(self.0.submitted_by.as_str())
     }
 
-    /// Every revision of this value the caller may see, oldest first.
-    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<Observation>> {
+    /// The revisions of this value the caller may see, oldest first, a page at a time: at
+    /// most `first` (20 when not given, at most 100) after revision `afterRevision`.
+    #[graphql(complexity = "cost::page(first, cost::HISTORY_DEFAULT, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many revisions to list (1 to 100; 20 when not given).")] first: Option<i32>,
+        #[graphql(desc = "List only revisions after this revision number.")] after_revision: Option<i32>,
+    ) -> Result<Vec<Observation>> {
+        let limit = cost::page_size(first, cost::HISTORY_DEFAULT).gql()?;
         let key = HistoryOf {
             measure_id: self.0.measure_id,
             geography_id: self.0.geography_id,
             period: self.0.period.clone(),
         };
         let rows = loader(ctx).load_one(key).await.gql()?.unwrap_or_default();
-        Ok(rows.into_iter().map(Observation).collect())
+        let after = after_revision.unwrap_or(0);
+        Ok(rows.into_iter().filter(|o| o.revision > after).take(limit).map(Observation).collect())
     }
 }

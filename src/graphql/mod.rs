@@ -4,6 +4,7 @@
 mod audit;
 mod case_study;
 mod connection;
+mod cost;
 mod error_codes;
 mod geography;
 mod guards;
@@ -17,6 +18,7 @@ mod priority;
 mod query;
 mod returns;
 mod scalars;
+mod text_guard;
 mod viewer;
 
 use std::{sync::Arc, time::Duration};
@@ -41,14 +43,16 @@ pub struct RequestContext {
     pub principal: Option<Principal>,
 }
 
-/// The schema with its limits; the same one `london-vision schema` prints.
+/// The schema without its limits; the same one `london-vision schema` prints.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation::default(), EmptySubscription).extension(error_codes::ErrorCodes)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
+        .extension(error_codes::ErrorCodes)
+        .extension(text_guard::TextGuard)
 }
 
-/// The schema as served, with depth and complexity limits from configuration.
+/// The schema as served, with its depth and cost limits from configuration.
 pub fn build_schema(max_depth: usize, max_complexity: usize) -> AppSchema {
-    schema_builder().limit_depth(max_depth).limit_complexity(max_complexity).finish()
+    schema_builder().extension(cost::QueryCost { limit: max_complexity }).limit_depth(max_depth).finish()
 }
 
 /// The SDL of the public contract, as `schema.graphql` holds it.
@@ -70,8 +74,8 @@ pub fn with_request_data(
     principal: Option<Principal>,
     batch_window: Duration,
 ) -> async_graphql::Request {
-    let visibility = Visibility { partner: principal.is_some() };
-    let loaders = Loaders { db: db.clone(), visibility };
+    let visibility = Visibility::of(principal.as_ref());
+    let loaders = Loaders { db: db.clone(), visibility: visibility.clone() };
     let loader: RequestLoader =
         DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     request.data(RequestContext { db: db.clone(), visibility, principal }).data(loader)

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::organisation;
 
 use super::{
+    cost,
     OrGql, connection,
     geography::Geography,
     ids, loader,
@@ -61,6 +62,7 @@ impl Organisation {
 
     /// Member organisations, for a partnership or federation (London Councils' members are
     /// the borough councils; an ICS's, its councils and trusts).
+    #[graphql(complexity = "cost::list(cost::MEMBERS, child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
         let rows = loader(ctx).load_one(MembersOf(self.0.id)).await.gql()?.unwrap_or_default();
         Ok(connection::sorted_by_id(rows, |o| o.id).into_iter().map(Organisation).collect())

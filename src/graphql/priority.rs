@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{commitment, observation, priority};
 
 use super::{
+    cost,
     OrGql,
     case_study::CaseStudy,
     connection, ids, loader,
@@ -59,6 +60,7 @@ impl Priority {
     }
 
     /// The commitments made under this priority.
+    #[graphql(complexity = "cost::list(cost::COMMITMENTS, child_complexity)")]
     async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
         let rows = loader(ctx).load_one(CommitmentsOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
         let mut rows = rows;
@@ -67,16 +69,24 @@ impl Priority {
     }
 
     /// The outcome measures tracked for this priority (Table 1 of the strategy).
+    #[graphql(complexity = "cost::list(cost::MEASURES_OF_PRIORITY, child_complexity)")]
     async fn measures(&self, ctx: &Context<'_>) -> Result<Vec<Measure>> {
         let mut rows = loader(ctx).load_one(MeasuresOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by_key(|m| (m.position, m.id));
         Ok(rows.into_iter().map(Measure).collect())
     }
 
-    /// Case studies of work on this priority.
-    async fn case_studies(&self, ctx: &Context<'_>) -> Result<Vec<CaseStudy>> {
+    /// Case studies of work on this priority, in the order they were added: the first
+    /// `first` (20 when not given, at most 100). `caseStudies(priority:)` pages through all.
+    #[graphql(complexity = "cost::page(first, cost::PRIORITY_CASE_STUDIES_DEFAULT, child_complexity)")]
+    async fn case_studies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to list (1 to 100; 20 when not given).")] first: Option<i32>,
+    ) -> Result<Vec<CaseStudy>> {
+        let limit = cost::page_size(first, cost::PRIORITY_CASE_STUDIES_DEFAULT).gql()?;
         let rows = loader(ctx).load_one(CaseStudiesOfPriority(self.0.id)).await.gql()?.unwrap_or_default();
-        Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().map(CaseStudy).collect())
+        Ok(connection::sorted_by_id(rows, |c| c.id).into_iter().take(limit).map(CaseStudy).collect())
     }
 }
 

@@ -3,12 +3,13 @@
 use async_graphql::{Context, ID, Object, Result, futures_util::future::join_all};
 
 use super::{
+    cost,
     OrGql,
     audit::AuditEvent,
     case_study::CaseStudy,
     connection::{self, Conn},
     geography::Geography,
-    guards::{RoleGuard, actor},
+    guards::{RoleGuard, require_some_role},
     ids, loader,
     loaders::{GeographyByCode, ReturnById},
     measure::Measure,
@@ -51,7 +52,7 @@ impl Query {
     }
 
     /// Several objects by global ID, in the order asked (at most 100); null for any not found.
-    #[graphql(complexity = "ids.len() * child_complexity")]
+    #[graphql(complexity = "cost::list(ids.len(), child_complexity)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -71,7 +72,7 @@ impl Query {
     }
 
     /// The audit trail of changes, oldest first. ADMIN only.
-    #[graphql(guard = "RoleGuard(&[Role::Admin])", complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(guard = "RoleGuard(&[Role::Admin])", complexity = "cost::connection(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn audit_events(
         &self,
@@ -87,12 +88,12 @@ impl Query {
         let args = connection::page_args(first, after, last, before).gql()?;
         let entity_id = entity_id.map(|id| ids::decode(&id).map(|(_, key)| key)).transpose().gql()?;
         let filter = audit::AuditFilter { entity_type, entity_id, organisation };
-        let page = audit::list(&request(ctx).db, &filter, args).await.gql()?;
+        let page = audit::list(&request(ctx).db, &filter, &request(ctx).visibility, args).await.gql()?;
         Ok(connection::connection(page, AuditEvent))
     }
 
     /// Returns submitted by partners, oldest first. Partners only.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn returns(
         &self,
@@ -104,7 +105,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Return>> {
-        actor(ctx)?;
+        require_some_role(ctx)?;
         let args = connection::page_args(first, after, last, before).gql()?;
         let db = &request(ctx).db;
         let organisation = match organisation {
@@ -119,14 +120,16 @@ impl Query {
             None => None,
         };
         let page =
-            crate::returns::list(db, &crate::returns::ReturnFilter { organisation, status }, args).await.gql()?;
+            crate::returns::list(db, &crate::returns::ReturnFilter { organisation, status }, &request(ctx).visibility, args)
+                .await
+                .gql()?;
         Ok(connection::connection(page, Return))
     }
 
     /// A return by its ID. Partners only.
     #[graphql(name = "return")]
     async fn return_(&self, ctx: &Context<'_>, #[graphql(desc = "The return's ID.")] id: ID) -> Result<Option<Return>> {
-        actor(ctx)?;
+        require_some_role(ctx)?;
         match ids::decode(&id).gql()? {
             (ids::NodeType::Return, key) => Ok(loader(ctx).load_one(ReturnById(key)).await.gql()?.map(Return)),
             _ => Ok(None),
@@ -134,7 +137,7 @@ impl Query {
     }
 
     /// Organisations taking part, optionally of one kind.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     async fn organisations(
         &self,
         ctx: &Context<'_>,
@@ -160,7 +163,7 @@ impl Query {
     }
 
     /// Areas of London, optionally of one level or inside one parent area.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn geographies(
         &self,
@@ -192,7 +195,7 @@ impl Query {
     }
 
     /// The priorities for pan-London action, in the strategy's order.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     async fn priorities(
         &self,
         ctx: &Context<'_>,
@@ -217,7 +220,7 @@ impl Query {
     }
 
     /// Commitments, optionally under one priority.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     async fn commitments(
         &self,
         ctx: &Context<'_>,
@@ -234,7 +237,7 @@ impl Query {
     }
 
     /// Outcome measures, optionally of one priority, in the order of Table 1.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     async fn measures(
         &self,
         ctx: &Context<'_>,
@@ -261,7 +264,7 @@ impl Query {
     }
 
     /// Case studies, optionally of one priority, in one area (or inside it), or matching words.
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn case_studies(
         &self,
@@ -285,7 +288,7 @@ impl Query {
         }
         let req = request(ctx);
         let filter = case_studies::CaseStudyFilter { priority, geography, search };
-        let page = case_studies::list(&req.db, &filter, req.visibility, args).await.gql()?;
+        let page = case_studies::list(&req.db, &filter, &req.visibility, args).await.gql()?;
         Ok(connection::connection(page, CaseStudy))
     }
 
@@ -297,6 +300,6 @@ impl Query {
     ) -> Result<Option<CaseStudy>> {
         let slug = self::slug(&slug)?;
         let req = request(ctx);
-        Ok(case_studies::by_slug(&req.db, slug.as_str(), req.visibility).await.gql()?.map(CaseStudy))
+        Ok(case_studies::by_slug(&req.db, slug.as_str(), &req.visibility).await.gql()?.map(CaseStudy))
     }
 }

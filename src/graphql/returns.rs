@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::return_;
 
 use super::{
+    cost,
     OrGql,
     connection::{self, Conn},
     guards::{RoleGuard, actor},
@@ -63,7 +64,7 @@ impl Return {
     }
 
     /// The values the return carried (its new revisions).
-    #[graphql(complexity = "connection::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
     async fn observations(
         &self,
         ctx: &Context<'_>,

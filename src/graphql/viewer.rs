@@ -2,7 +2,7 @@
 
 use async_graphql::{Object, Result};
 
-use super::{geography::Geography, organisation::Organisation};
+use super::{cost, geography::Geography, organisation::Organisation};
 use crate::{auth::Principal, values::Role};
 
 /// The authenticated partner: who, for which organisation, with which roles.
@@ -38,6 +38,7 @@ impl Viewer {
 
     /// The values the viewer's organisation has yet to submit: each measure x area in its
     /// scope with no value for the measure's latest period that has ended.
+    #[graphql(complexity = "cost::list(cost::DUE, child_complexity)")]
     async fn due_returns(
         &self,
         ctx: &async_graphql::Context<'_>,

@@ -43,28 +43,89 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
     match authenticate(&state.db.conn, &state.tokens, token).await {
         Ok(p) => Ok(Some(p)),
         Err(e @ AppError::Unauthenticated(_)) => Err(refuse(e)),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(error(e.http_status(), e)),
     }
 }
 
-async fn execute(state: &AppState, principal: Option<Principal>, request: Request) -> Response {
+/// Runs a request and answers it over HTTP.
+async fn execute(state: &AppState, principal: Option<Principal>, request: Request) -> HttpResponse {
     let org = principal.as_ref().map(|p| p.organisation.slug.clone()).unwrap_or_default();
+    let query = request.query.clone();
+    let operation = request.operation_name.clone();
+    let mutation = is_mutation_text(&query, operation.as_deref());
     let request = with_request_data(request, &state.db.conn, principal, state.batch_window);
-    state.schema.execute(request).instrument(tracing::info_span!("graphql", org = %org)).await
+    let schema = state.schema.clone();
+    let run = async move { schema.execute(request).await }.instrument(tracing::info_span!("graphql", org = %org));
+    let response = if mutation {
+        // A write runs to its own commit or rollback, whatever happens to the caller.
+        match crate::db::run_to_end(run).await {
+            Ok(response) => response,
+            Err(e) => return error(e.http_status(), e),
+        }
+    } else {
+        run.await
+    };
+    respond(response, state.max_response_bytes, || mutation)
+}
+
+/// The HTTP answer to a GraphQL response. An answer to a query larger than `max_bytes` is
+/// refused (the cost limit keeps honest queries far below it); a mutation's answer is never
+/// dropped, since its write has happened. A server too busy to take a write answers 503
+/// with `Retry-After`.
+fn respond(response: Response, max_bytes: usize, is_mutation: impl FnOnce() -> bool) -> HttpResponse {
+    let busy = response.errors.iter().find_map(retry_after);
+    let mut body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal(format!("serialising: {e}"))),
+    };
+    if body.len() > max_bytes && !is_mutation() {
+        let too_large = AppError::TooLarge(format!(
+            "the answer would be {} bytes, over the limit of {max_bytes}: ask for fewer items",
+            body.len()
+        ));
+        return error(StatusCode::OK, too_large);
+    }
+    let mut http = HttpResponse::new(axum::body::Body::from(std::mem::take(&mut body)));
+    let headers = http.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"));
+    headers.extend(response.http_headers);
+    if let Some(seconds) = busy {
+        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    http
+}
+
+/// The `Retry-After` seconds of an error that says the server is too busy, if it is one.
+fn retry_after(err: &ServerError) -> Option<u64> {
+    let ext = err.extensions.as_ref()?;
+    match ext.get("code") {
+        Some(async_graphql::Value::String(c)) if c == crate::error::code::SERVICE_UNAVAILABLE => {}
+        _ => return None,
+    }
+    match ext.get("retryAfter") {
+        Some(async_graphql::Value::Number(n)) => n.as_u64(),
+        _ => Some(1),
+    }
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> HttpResponse {
     match principal(&state, &headers).await {
-        Ok(p) => GraphQLResponse::from(execute(&state, p, request.into_inner()).await).into_response(),
+        Ok(p) => execute(&state, p, request.into_inner()).await,
         Err(refused) => refused,
     }
 }
 
-fn error(status: StatusCode, err: AppError) -> HttpResponse {
+pub(super) fn error(status: StatusCode, err: AppError) -> HttpResponse {
     let gql = err.extend();
     let server_error =
         ServerError { message: gql.message, source: None, locations: vec![], path: vec![], extensions: gql.extensions };
-    (status, GraphQLResponse::from(Response::from_errors(vec![server_error]))).into_response()
+    let mut http = GraphQLResponse::from(Response::from_errors(vec![server_error])).into_response();
+    *http.status_mut() = status;
+    if let AppError::Busy(_) = err {
+        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::error::RETRY_AFTER_SECONDS));
+    }
+    http
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> HttpResponse {
@@ -92,16 +153,21 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         );
     }
     match principal(&state, &headers).await {
-        Ok(p) => GraphQLResponse::from(execute(&state, p, request).await).into_response(),
+        Ok(p) => execute(&state, p, request).await,
         Err(refused) => refused,
     }
 }
 
 /// Whether the operation the request would run is a mutation.
 fn is_mutation(request: &Request) -> bool {
-    let Ok(doc) = parse_query(&request.query) else { return false };
+    is_mutation_text(&request.query, request.operation_name.as_deref())
+}
+
+/// Whether the operation `operation_name` of `query` (or its only one) is a mutation.
+fn is_mutation_text(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = parse_query(query) else { return false };
     doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
+        let selected = match (operation_name, name) {
             (Some(wanted), Some(name)) => wanted == name.as_str(),
             (None, _) => true,
             (Some(_), None) => false,

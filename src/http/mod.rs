@@ -40,6 +40,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// Where CSV uploads are spooled while they are checked and written.
     pub upload_dir: std::path::PathBuf,
+    /// The largest answer to a query, in bytes.
+    pub max_response_bytes: usize,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

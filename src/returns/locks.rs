@@ -1,11 +1,21 @@
 //! Period locks: an administrator closes a measure's period to further values (once its
 //! figures are final), and may open it again. Submissions into a locked period are refused.
+//!
+//! A return checks the locks twice: before it writes (every row), and again inside its
+//! transaction just before it commits, so that a lock taken while a long return was being
+//! written is honoured. On PostgreSQL the two sides also meet on a transaction-scoped
+//! advisory lock per measure: a return holds it shared from that last check to its commit,
+//! and `lock` takes it exclusive, so a lock either waits for a return already past its check
+//! or is seen by it. On SQLite every write transaction holds the database's write lock,
+//! which orders them the same way.
+
+use std::collections::BTreeSet;
 
 use chrono::Utc;
 use entity::{measure, period_lock};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, Statement,
 };
 
 use crate::{
@@ -42,6 +52,62 @@ async fn find(db: &impl ConnectionTrait, measure_id: i64, period: &Period) -> Ap
         .await?)
 }
 
+/// The advisory lock key of a measure's periods (a namespace in the high bits, the measure's
+/// id in the low ones).
+fn advisory_key(measure_id: i64) -> i64 {
+    0x4C56_0000_0000_0000 | (measure_id & 0x0000_FFFF_FFFF_FFFF)
+}
+
+/// Takes the measures' advisory locks (PostgreSQL; nothing on SQLite), in key order.
+async fn hold<C: ConnectionTrait>(db: &C, measure_ids: &BTreeSet<i64>, shared: bool) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres || measure_ids.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<i64> = measure_ids.iter().map(|&id| advisory_key(id)).collect();
+    let function = if shared { "pg_advisory_xact_lock_shared" } else { "pg_advisory_xact_lock" };
+    let sql = format!("SELECT {function}(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS keys");
+    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [keys.into()])).await?;
+    Ok(())
+}
+
+/// Of the (measure id, period) pairs a return is about to commit, the locked ones, as
+/// (measure slug, period). Run inside the return's transaction; holds the measures'
+/// advisory locks (shared) until it ends.
+pub async fn locked_among<C: ConnectionTrait>(
+    tx: &C,
+    pairs: &BTreeSet<(i64, String)>,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let measures: BTreeSet<i64> = pairs.iter().map(|(m, _)| *m).collect();
+    hold(tx, &measures, true).await?;
+    let mut found = Vec::new();
+    let ids: Vec<i64> = measures.into_iter().collect();
+    for chunk in ids.chunks(500) {
+        let locks = period_lock::Entity::find()
+            .filter(period_lock::Column::MeasureId.is_in(chunk.iter().copied()))
+            .all(tx)
+            .await?;
+        let hit: Vec<i64> = locks
+            .iter()
+            .filter(|l| pairs.contains(&(l.measure_id, l.period.clone())))
+            .map(|l| l.measure_id)
+            .collect();
+        if hit.is_empty() {
+            continue;
+        }
+        let slugs: std::collections::HashMap<i64, String> = measure::Entity::find()
+            .filter(measure::Column::Id.is_in(hit))
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.slug))
+            .collect();
+        for l in locks.into_iter().filter(|l| pairs.contains(&(l.measure_id, l.period.clone()))) {
+            found.push((slugs.get(&l.measure_id).cloned().unwrap_or_default(), l.period));
+        }
+    }
+    Ok(found)
+}
+
 /// Locks `period` of the measure `slug`. Locking a locked period changes nothing.
 pub async fn lock(
     db: &DatabaseConnection,
@@ -49,11 +115,13 @@ pub async fn lock(
     slug: &str,
     period: &Period,
 ) -> AppResult<Outcome<measure::Model>> {
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let m = match checked(&tx, slug, period).await? {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
+    // Waits for returns of this measure that are past their last check of the locks.
+    hold(&tx, &BTreeSet::from([m.id]), false).await?;
     if find(&tx, m.id, period).await?.is_none() {
         let row = period_lock::ActiveModel {
             measure_id: Set(m.id),
@@ -77,7 +145,7 @@ pub async fn unlock(
     slug: &str,
     period: &Period,
 ) -> AppResult<Outcome<measure::Model>> {
-    let tx = db.begin().await?;
+    let tx = crate::db::begin_write(db).await?;
     let m = match checked(&tx, slug, period).await? {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),

@@ -15,8 +15,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use entity::{geography, measure, observation, period_lock, return_};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,13 +26,14 @@ use self::validate::Rules;
 pub use self::validate::{MAX_NOTE, ValidRow};
 use crate::{
     audit::{self, EntityType},
+    db::{Fault, fault},
     auth::Principal,
     catalogue::{
         Visibility,
         page::{self, Page, PageArgs},
     },
     error::{AppError, AppResult, UserError},
-    values::{ChangeKind, ReturnStatus, Role, UserErrorCode},
+    values::{ChangeKind, Lines, ReturnStatus, Role, UserErrorCode, describe_character, forbidden_character},
 };
 
 /// One row as it came in, before any check. `row` is how errors name it: the 0-based
@@ -133,8 +135,9 @@ pub struct SubmitOutcome {
 
 /// At most this many problems are listed; the count of rejected rows is always complete.
 const MAX_ERRORS: usize = 1_000;
-/// How many times a write is tried again when it loses a race for a revision number.
-const MAX_ATTEMPTS: usize = 60;
+/// How long a write keeps trying when other writers hold what it needs (it lost a race for a
+/// revision number, or the database was locked); after that the caller is told to try again.
+const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 /// Rows read, looked up and written at a time.
 const BATCH: usize = 500;
 /// At most this many changes are listed in an outcome; the counts are always complete.
@@ -155,9 +158,20 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
     }
     actor.require_role(Role::Submitter)?;
     if let Some(key) = &submission.idempotency_key
-        && (key.trim().is_empty() || key.len() > 200)
+        && (key.trim().is_empty() || key.len() > 200 || forbidden_character(key, Lines::One).is_some())
     {
-        return Ok(refused(&["idempotencyKey"], UserErrorCode::Invalid, "an idempotency key has 1 to 200 characters"));
+        return Ok(refused(
+            &["idempotencyKey"],
+            UserErrorCode::Invalid,
+            "an idempotency key has 1 to 200 characters and no control characters",
+        ));
+    }
+    if let Some(c) = submission.note.as_deref().and_then(|n| forbidden_character(n, Lines::Many)) {
+        return Ok(refused(
+            &["note"],
+            UserErrorCode::Invalid,
+            format!("the note holds the control character {}, which is not allowed", describe_character(c)),
+        ));
     }
     if submission.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Ok(refused(
@@ -210,30 +224,42 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
     }
 
-    // Second pass: write, trying again when another writer took a revision number first.
-    for attempt in 1..=MAX_ATTEMPTS {
+    // Second pass: write, trying again while other writers hold what this one needs.
+    let started = std::time::Instant::now();
+    for attempt in 1u64.. {
         rules.seen.clear();
         match write(db, actor, &submission, &print, &mut rules).await {
             Ok(outcome) => return Ok(outcome),
-            Err(WriteError::Db(e)) if attempt < MAX_ATTEMPTS && is_contention(&e) => {
+            Err(WriteError::Db(e)) if matches!(fault(&e), Fault::Contention | Fault::Unique) => {
+                if started.elapsed() >= WRITE_PATIENCE {
+                    tracing::warn!(error = %e, attempt, "a return gave up waiting for other writers");
+                    return Err(AppError::busy());
+                }
                 if !submission.dry_run
                     && let Some(earlier) = replay(db, actor, &submission, &print).await?
                 {
                     return Ok(earlier);
                 }
-                let pause = 5 + (attempt as u64 * 7) % 40;
+                // Back off a little more each time, spread so that racing writers part.
+                let pause = 5 + (attempt * 7 + u64::from(std::process::id())) % 40 + attempt.min(20) * 5;
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
-            Err(WriteError::Db(e)) => return Err(AppError::Database(e)),
+            Err(WriteError::Db(e)) => return Err(e.into()),
+            Err(WriteError::Refused(errors)) => {
+                let rejected = i32::try_from(errors.len()).unwrap_or(i32::MAX);
+                return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
+            }
             Err(WriteError::App(e)) => return Err(e),
         }
     }
-    Err(AppError::Internal("a return could not be written after many attempts".into()))
+    unreachable!("BUG: the attempts never run out; the patience does")
 }
 
-/// Why a write stopped: the database (perhaps a race lost), or anything else.
+/// Why a write stopped: the database (perhaps a race lost), a check inside the transaction
+/// (a period locked meanwhile), or anything else.
 enum WriteError {
     Db(DbErr),
+    Refused(Vec<UserError>),
     App(AppError),
 }
 
@@ -241,13 +267,6 @@ impl From<DbErr> for WriteError {
     fn from(e: DbErr) -> Self {
         Self::Db(e)
     }
-}
-
-/// Whether a write failed only because another writer got there first.
-fn is_contention(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-        || e.to_string().contains("database is locked")
-        || e.to_string().contains("could not serialize")
 }
 
 /// The stored outcome of an earlier return with the same key from the same organisation.
@@ -283,16 +302,16 @@ async fn replay(
 }
 
 /// For one (measure, area, period): its current figures (the highest revision not
-/// rejected, if any) and the highest revision number used.
+/// rejected, if any), whether they are approved, and the highest revision number used.
 #[derive(Default)]
 struct Current {
     live: Option<observation::Model>,
+    live_approved: bool,
     max_revision: i32,
 }
 
 async fn current_values(
     tx: &DatabaseTransaction,
-    rejected: &HashSet<i64>,
     rows: &[ValidRow],
 ) -> Result<HashMap<(i64, i64, String), Current>, DbErr> {
     let mut out: HashMap<(i64, i64, String), Current> = HashMap::new();
@@ -311,12 +330,27 @@ async fn current_values(
             .order_by_asc(observation::Column::Revision)
             .all(tx)
             .await?;
-        for o in found.into_iter().filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str()))) {
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str())))
+            .collect();
+        let return_ids: BTreeSet<i64> = found.iter().map(|o| o.return_id).collect();
+        let statuses: HashMap<i64, String> = return_::Entity::find()
+            .filter(return_::Column::Id.is_in(return_ids))
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.status))
+            .collect();
+        for o in found {
             let entry = out.entry((o.measure_id, o.geography_id, o.period.clone())).or_default();
             entry.max_revision = entry.max_revision.max(o.revision);
-            // Rows come in revision order: the last one not rejected is current.
-            if !rejected.contains(&o.return_id) {
+            // Rows come in revision order: the last one not rejected (nor withdrawn) is current.
+            let status = statuses.get(&o.return_id).map(String::as_str);
+            let approved = status == Some(ReturnStatus::Approved.as_str());
+            if approved || status == Some(ReturnStatus::Submitted.as_str()) {
                 entry.live = Some(o);
+                entry.live_approved = approved;
             }
         }
     }
@@ -333,7 +367,9 @@ fn same_figures(o: &observation::Model, r: &ValidRow) -> bool {
 }
 
 /// Writes the return and its new revisions in one transaction, a batch at a time (or, for a
-/// dry run, works out what would be written and writes nothing).
+/// dry run, works out what would be written and writes nothing). A return that would carry
+/// no new value is not created. Periods locked while the return was being written are
+/// checked again inside the transaction, under the measure's lock (see `locks`).
 async fn write(
     db: &DatabaseConnection,
     actor: &Principal,
@@ -341,14 +377,8 @@ async fn write(
     print: &str,
     rules: &mut Rules<'_>,
 ) -> Result<SubmitOutcome, WriteError> {
-    let tx = db.begin().await?;
-    let rejected: HashSet<i64> = return_::Entity::find()
-        .filter(return_::Column::Status.eq(ReturnStatus::Rejected.as_str()))
-        .all(&tx)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    // A dry run only reads: it need not wait for the write lock.
+    let tx = if s.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
     let now = Utc::now();
     let ret = if s.dry_run {
         None
@@ -370,8 +400,13 @@ async fn write(
         )
     };
     let mut outcome = SubmitOutcome::default();
+    let mut written: BTreeSet<(i64, String)> = BTreeSet::new();
     let mut rows = s.rows.open().map_err(WriteError::App)?;
     loop {
+        if crate::db::abandoned() {
+            tx.rollback().await?;
+            return Err(WriteError::App(AppError::Internal("the caller went away: the return was rolled back".into())));
+        }
         // The rows were all checked in the first pass; they are checked again here only to
         // resolve their references, so a problem now means the catalogue changed meanwhile.
         let mut batch = Vec::with_capacity(BATCH);
@@ -381,26 +416,24 @@ async fn write(
             let mut problems = Vec::new();
             match rules.check(&raw, &mut problems) {
                 Some(valid) => batch.push(valid),
-                None => {
-                    return Err(WriteError::App(AppError::BadUserInput(format!(
-                        "row {} no longer passes its checks: {}",
-                        raw.row,
-                        problems.first().map_or("", |p| p.message.as_str())
-                    ))));
-                }
+                None => return Err(WriteError::Refused(problems)),
             }
         }
         if batch.is_empty() {
             break;
         }
-        let current = current_values(&tx, &rejected, &batch).await?;
+        let current = current_values(&tx, &batch).await?;
         let mut to_write = Vec::new();
         for r in &batch {
             let now_key = current.get(&(r.measure_id, r.geography_id, r.period.clone()));
             let live = now_key.and_then(|c| c.live.as_ref());
             let next = now_key.map_or(1, |c| c.max_revision + 1);
+            // Unchanged only when equal to the current value and that value is approved: a
+            // value equal to one still in review is carried by this return as well, so that
+            // it survives that review's rejection.
+            let approved = now_key.is_some_and(|c| c.live_approved);
             let (kind, revision) = match live {
-                Some(o) if same_figures(o, r) => (ChangeKind::Unchanged, None),
+                Some(o) if approved && same_figures(o, r) => (ChangeKind::Unchanged, None),
                 Some(_) => (ChangeKind::Revised, Some(next)),
                 None => (ChangeKind::New, Some(next)),
             };
@@ -421,6 +454,7 @@ async fn write(
             match revision {
                 Some(rev) => {
                     outcome.accepted += 1;
+                    written.insert((r.measure_id, r.period.clone()));
                     to_write.push((r, rev));
                 }
                 None => outcome.unchanged += 1,
@@ -429,6 +463,11 @@ async fn write(
         if let Some(ret) = &ret
             && !to_write.is_empty()
         {
+            // In key order, so that two returns writing the same values wait for each other
+            // in the same order rather than deadlock.
+            to_write.sort_by(|a, b| {
+                (a.0.measure_id, a.0.geography_id, &a.0.period).cmp(&(b.0.measure_id, b.0.geography_id, &b.0.period))
+            });
             let models = to_write.iter().map(|(r, rev)| observation::ActiveModel {
                 measure_id: Set(r.measure_id),
                 geography_id: Set(r.geography_id),
@@ -454,6 +493,26 @@ async fn write(
         tx.rollback().await?;
         return Ok(outcome);
     };
+    if outcome.accepted == 0 {
+        // Nothing new: no return is created, and the outcome says every value is unchanged.
+        tx.rollback().await?;
+        return Ok(outcome);
+    }
+    let locked = locks::locked_among(&tx, &written).await?;
+    if !locked.is_empty() {
+        tx.rollback().await?;
+        let errors = locked
+            .into_iter()
+            .map(|(slug, period)| {
+                UserError::new(&["values"], UserErrorCode::PeriodLocked, format!("{slug} for {period} was locked while this return was being written"))
+            })
+            .collect();
+        return Err(WriteError::Refused(errors));
+    }
+    if crate::db::abandoned() {
+        tx.rollback().await?;
+        return Err(WriteError::App(AppError::Internal("the caller went away: the return was rolled back".into())));
+    }
     outcome.return_id = Some(ret.id);
     let stored = serde_json::to_string(&outcome).map_err(|e| WriteError::App(AppError::Internal(e.to_string())))?;
     let mut row = ret.into_active_model();
@@ -477,7 +536,13 @@ pub async fn review(
     note: Option<String>,
 ) -> AppResult<Result<return_::Model, Vec<UserError>>> {
     actor.require_role(Role::Approver)?;
-    let no = |code, message: String| Ok(Err(vec![UserError::new(&["id"], code, message)]));
+    if let Some(c) = note.as_deref().and_then(|n| forbidden_character(n, Lines::Many)) {
+        return Ok(Err(vec![UserError::new(
+            &["note"],
+            UserErrorCode::Invalid,
+            format!("the note holds the control character {}, which is not allowed", describe_character(c)),
+        )]));
+    }
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Ok(Err(vec![UserError::new(
             &["note"],
@@ -485,21 +550,41 @@ pub async fn review(
             format!("a note may have at most {MAX_NOTE} characters"),
         )]));
     }
-    let tx = db.begin().await?;
-    let Some(before) = return_::Entity::find_by_id(return_id).one(&tx).await? else {
+    let tx = crate::db::begin_write(db).await?;
+    let outcome = decide(&tx, actor, return_id, decision, note).await?;
+    match &outcome {
+        Ok(_) => tx.commit().await?,
+        Err(_) => tx.rollback().await?,
+    }
+    Ok(outcome)
+}
+
+/// The review itself, inside its transaction; the caller commits or rolls back.
+async fn decide(
+    tx: &DatabaseTransaction,
+    actor: &Principal,
+    return_id: i64,
+    decision: ReturnStatus,
+    note: Option<String>,
+) -> AppResult<Result<return_::Model, Vec<UserError>>> {
+    let no = |code, message: String| Ok(Err(vec![UserError::new(&["id"], code, message)]));
+    let Some(before) = return_::Entity::find_by_id(return_id).one(tx).await? else {
         return no(UserErrorCode::NotFound, format!("no return has the id {return_id}"));
     };
+    if !sees_return(tx, actor, &before).await? {
+        return no(UserErrorCode::NotFound, format!("no return has the id {return_id}"));
+    }
     if before.status != ReturnStatus::Submitted.as_str() {
         return no(UserErrorCode::Conflict, format!("return {return_id} is already {}", before.status));
     }
-    // The same person is the same subject for the same organisation: subjects are only
-    // unique within an organisation's tokens (two councils' scripts may share a name).
-    if before.submitted_by == actor.subject && before.organisation_id == actor.organisation.id {
+    // Four eyes: the same subject is the same person whatever organisation a token names
+    // (tokens of one issuer; the command line's script subjects name their organisation).
+    if before.submitted_by == actor.subject {
         return no(UserErrorCode::NotAllowed, "a return is reviewed by someone other than its submitter".into());
     }
     let areas: HashSet<i64> = observation::Entity::find()
         .filter(observation::Column::ReturnId.eq(return_id))
-        .all(&tx)
+        .all(tx)
         .await?
         .into_iter()
         .map(|o| o.geography_id)
@@ -510,17 +595,29 @@ pub async fn review(
             format!("return {return_id} has values for areas outside the area of {}", actor.organisation.name),
         );
     }
-    let mut row = before.clone().into_active_model();
-    row.status = Set(decision.as_str().to_owned());
-    row.reviewed_at = Set(Some(Utc::now()));
-    row.reviewed_by = Set(Some(actor.subject.clone()));
-    row.review_note = Set(note);
-    let after = row.update(&tx).await?;
+    let reviewed_at = Utc::now();
+    // Compare and set: the decision lands only on a return still in review, so two
+    // reviewers deciding at once decide once, and the other is told.
+    let changed = return_::Entity::update_many()
+        .col_expr(return_::Column::Status, Expr::value(decision.as_str()))
+        .col_expr(return_::Column::ReviewedAt, Expr::value(reviewed_at))
+        .col_expr(return_::Column::ReviewedBy, Expr::value(actor.subject.clone()))
+        .col_expr(return_::Column::ReviewNote, Expr::value(note))
+        .filter(return_::Column::Id.eq(return_id))
+        .filter(return_::Column::Status.eq(ReturnStatus::Submitted.as_str()))
+        .exec(tx)
+        .await?;
+    if changed.rows_affected != 1 {
+        return no(UserErrorCode::Conflict, format!("return {return_id} was decided by someone else meanwhile"));
+    }
+    let after = return_::Entity::find_by_id(return_id)
+        .one(tx)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("return {return_id} vanished while it was reviewed")))?;
     let action = if decision == ReturnStatus::Approved { "approveReturn" } else { "rejectReturn" };
     let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewedBy": r.reviewed_by, "reviewNote": r.review_note });
-    audit::record(&tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after)))
+    audit::record(tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after)))
         .await?;
-    tx.commit().await?;
     Ok(Ok(after))
 }
 
@@ -531,9 +628,20 @@ pub struct ReturnFilter {
     pub status: Option<ReturnStatus>,
 }
 
-/// Returns, newest last; partners only.
-pub async fn list(db: &DatabaseConnection, filter: &ReturnFilter, args: PageArgs) -> AppResult<Page<return_::Model>> {
-    let mut select = return_::Entity::find();
+/// SQL: the returns the caller may see, those of organisations based in the areas whose work
+/// in review it sees.
+fn shown(visibility: &Visibility) -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(format!("organisation_id IN ({})", visibility.organisations_in_review_areas()))
+}
+
+/// Returns the caller may see, oldest first; partners with a role only.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &ReturnFilter,
+    visibility: &Visibility,
+    args: PageArgs,
+) -> AppResult<Page<return_::Model>> {
+    let mut select = return_::Entity::find().filter(shown(visibility));
     if let Some(org) = filter.organisation {
         select = select.filter(return_::Column::OrganisationId.eq(org));
     }
@@ -543,11 +651,22 @@ pub async fn list(db: &DatabaseConnection, filter: &ReturnFilter, args: PageArgs
     page::fetch(db, select, return_::Column::Id, |m| m.id, args).await
 }
 
-pub async fn by_ids(db: &DatabaseConnection, ids: &[i64], visibility: Visibility) -> AppResult<Vec<return_::Model>> {
-    if !visibility.partner || ids.is_empty() {
+pub async fn by_ids(db: &DatabaseConnection, ids: &[i64], visibility: &Visibility) -> AppResult<Vec<return_::Model>> {
+    if !visibility.partner() || ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(return_::Entity::find().filter(return_::Column::Id.is_in(ids.iter().copied())).all(db).await?)
+    Ok(return_::Entity::find()
+        .filter(return_::Column::Id.is_in(ids.iter().copied()))
+        .filter(shown(visibility))
+        .all(db)
+        .await?)
+}
+
+/// Whether the actor may see (and so review) the return: it was submitted by an
+/// organisation based within the actor's area.
+async fn sees_return(tx: &DatabaseTransaction, actor: &Principal, ret: &return_::Model) -> Result<bool, DbErr> {
+    let org = entity::organisation::Entity::find_by_id(ret.organisation_id).one(tx).await?;
+    Ok(org.is_some_and(|o| actor.scope.contains(o.geography_id)))
 }
 
 /// The values a return carried.

@@ -10,7 +10,7 @@ use super::RawRow;
 use crate::{
     auth::Scope,
     error::UserError,
-    values::{Period, PeriodType, Unit, UserErrorCode},
+    values::{Lines, Period, PeriodType, Unit, UserErrorCode, describe_character, forbidden_character},
 };
 
 /// The longest note accepted on a value.
@@ -129,7 +129,14 @@ impl Rules<'_> {
         }
         let unit = Unit::parse(&measure.unit).ok()?;
         let value = self.check_figures(raw, measure, unit, errors);
-        if let Some(note) = &raw.note
+        if let Some(c) = raw.note.as_deref().and_then(|n| forbidden_character(n, Lines::Many)) {
+            errors.push(err(
+                r,
+                "note",
+                UserErrorCode::Invalid,
+                format!("the note holds the control character {}, which is not allowed", describe_character(c)),
+            ));
+        } else if let Some(note) = &raw.note
             && note.chars().count() > MAX_NOTE
         {
             errors.push(err(

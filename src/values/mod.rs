@@ -5,6 +5,7 @@ mod enums;
 mod gss_code;
 mod period;
 mod slug;
+mod text;
 
 pub use enums::{
     ChangeKind, GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit,
@@ -13,6 +14,7 @@ pub use enums::{
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};
 pub use slug::Slug;
+pub use text::{Lines, describe as describe_character, forbidden_character};
 
 /// Why a piece of text is not a valid value, in words fit for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use london_vision::values::Role;
+use london_vision::{auth::TokenService, values::Role};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with};
@@ -178,7 +178,13 @@ async fn identity_provider_tokens_are_verified_with_its_public_keys() {
         .expect("signs");
     assert_eq!(jwks.data_as(&ed, VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "newham");
     // HS256 is not in this server's list at all.
-    assert_refused(&jwks, &format!("Bearer {}", jwks.token("newham", &[])), "HS256 not in the allow-list").await;
+    let mut hs = jwks.config.clone();
+    hs.jwt_algorithms = vec!["HS256".into()];
+    let hs256 = TokenService::from_config(&hs).expect("keys").issue("newham", "x@newham", &[], 600).expect("signs").0;
+    assert_refused(&jwks, &format!("Bearer {hs256}"), "HS256 not in the allow-list").await;
+    let refused = TokenService::from_config(&jwks.config).expect("keys").issue("newham", "x@newham", &[], 600);
+    let why = refused.expect_err("a server that does not accept HS256 does not sign with it").to_string();
+    assert!(why.contains("JWT_ALGORITHMS"), "{why}");
 }
 
 /// Runs the `london-vision` binary against the test app's database and data directory.

@@ -124,7 +124,7 @@ async fn the_import_command_submits_a_csv_file_through_the_same_pipeline() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("a JSON summary");
     assert_eq!(summary["accepted"], 1);
-    let partner = app.token("tower-hamlets", &[]);
+    let partner = app.token("tower-hamlets", &[Role::Submitter]);
     let data = app
         .data_as(&partner, "{ measure(slug: \"rough-sleeping\") { observations(geography: \"E09000030\") { nodes { value status } } } }", json!({}))
         .await;

@@ -4,6 +4,7 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::{geography, measure, observation, organisation, return_};
+use london_vision::values::Role;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -113,7 +114,8 @@ async fn partners_also_see_values_in_review_with_their_status() {
     add_return(&db, "APPROVED", &[("2020/21", 20.5, 1)]).await;
     add_return(&db, "SUBMITTED", &[("2020/21", 21.9, 2)]).await;
     add_return(&db, "REJECTED", &[("2020/21", 30.0, 3)]).await;
-    let token = app.token("lambeth", &[]);
+    // The values are London's, so a pan-London partner sees those in review.
+    let token = app.token("gla", &[Role::Submitter]);
     let data = app
         .data_as(
             &token,

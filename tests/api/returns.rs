@@ -69,9 +69,17 @@ async fn a_return_is_written_whole_and_stays_with_partners_until_approved() {
         0,
         "not public before approval"
     );
-    let partner = app.token("hackney", &[]);
-    let seen = current(&app, Some(&partner), "reception-overweight", "E09000007").await;
+    let own = app.token("camden", &[Role::Submitter]);
+    let seen = current(&app, Some(&own), "reception-overweight", "E09000007").await;
     assert_eq!(seen["nodes"][0]["status"], "SUBMITTED");
+    let ics = app.token("north-central-london-ics", &[Role::Approver]);
+    assert_eq!(current(&app, Some(&ics), "reception-overweight", "E09000007").await["nodes"][0]["status"], "SUBMITTED");
+    let sibling = app.token("hackney", &[Role::Submitter]);
+    assert_eq!(
+        current(&app, Some(&sibling), "reception-overweight", "E09000007").await["totalCount"],
+        0,
+        "a sibling borough sees nothing in review"
+    );
 
     let id = payload["return"]["id"].clone();
     let approver = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
@@ -142,9 +150,18 @@ async fn corrections_are_new_revisions_equal_values_are_unchanged_and_a_dry_run_
     let one = |v: f64| input("camden", vec![value("reception-overweight", "E09000007", "2022/23", v)]);
     submit(&app, &camden, one(19.4)).await;
 
+    // Equal to a value still in review: carried again, so that it survives that review.
+    let again = submit(&app, &camden, one(19.4)).await;
+    assert_eq!((again["accepted"].clone(), again["unchanged"].clone()), (json!(1), json!(0)));
+    let approver = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { userErrors { code } } }";
+    app.data_as(&approver, approve, json!({ "id": again["return"]["id"] })).await;
+
+    // Equal to the approved value: unchanged, and no return is made for nothing.
     let same = submit(&app, &camden, one(19.4)).await;
     assert_eq!((same["accepted"].clone(), same["unchanged"].clone()), (json!(0), json!(1)));
     assert_eq!(same["changes"][0]["kind"], "UNCHANGED");
+    assert_eq!(same["return"], Value::Null, "a return that carries nothing is not created");
 
     let mut dry = one(18.9);
     dry["input"]["dryRun"] = json!(true);
@@ -152,19 +169,19 @@ async fn corrections_are_new_revisions_equal_values_are_unchanged_and_a_dry_run_
     assert_eq!(preview["return"], Value::Null, "a dry run makes no return");
     assert_eq!(
         preview["changes"][0],
-        json!({ "row": 0, "measure": "reception-overweight", "geography": "E09000007", "period": "2022/23", "oldValue": 19.4, "newValue": 18.9, "revision": 2, "kind": "REVISED" })
+        json!({ "row": 0, "measure": "reception-overweight", "geography": "E09000007", "period": "2022/23", "oldValue": 19.4, "newValue": 18.9, "revision": 3, "kind": "REVISED" })
     );
     let after_dry = current(&app, Some(&camden), "reception-overweight", "E09000007").await;
     assert_eq!(after_dry["nodes"][0]["value"], 19.4, "a dry run writes nothing");
 
     let corrected = submit(&app, &camden, one(18.9)).await;
-    assert_eq!(corrected["changes"][0]["revision"], 2);
+    assert_eq!(corrected["changes"][0]["revision"], 3);
     let now = current(&app, Some(&camden), "reception-overweight", "E09000007").await;
     assert_eq!(now["totalCount"], 1);
     assert_eq!(now["nodes"][0]["value"], 18.9);
     let history: Vec<Value> =
         now["nodes"][0]["history"].as_array().expect("list").iter().map(|h| h["value"].clone()).collect();
-    assert_eq!(history, [json!(19.4), json!(18.9)], "the first value is kept in history");
+    assert_eq!(history, [json!(19.4), json!(19.4), json!(18.9)], "earlier values are kept in history");
 }
 
 #[tokio::test]
@@ -273,7 +290,11 @@ async fn returns_are_reviewed_within_the_approvers_area_and_never_by_their_submi
     assert_eq!(own["approveReturn"]["userErrors"], json!([{ "code": "NOT_ALLOWED" }]));
     let croydon = app.token_for("croydon", "kim@croydon", &[Role::Approver]);
     let outside = app.data_as(&croydon, &decide("approveReturn"), json!({ "id": id })).await;
-    assert_eq!(outside["approveReturn"]["userErrors"], json!([{ "code": "OUT_OF_SCOPE" }]));
+    assert_eq!(
+        outside["approveReturn"]["userErrors"],
+        json!([{ "code": "NOT_FOUND" }]),
+        "another borough cannot even see the return"
+    );
     let submitter_only = app.token_for("camden", "lee@camden", &[Role::Submitter]);
     let (_, body) = app.graphql_as(&submitter_only, &decide("approveReturn"), json!({ "id": id })).await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
@@ -298,12 +319,25 @@ async fn returns_are_reviewed_within_the_approvers_area_and_never_by_their_submi
     );
     // Subjects are unique within an organisation only: another organisation's approver with
     // the same name is another person.
-    let script = app.token_for("camden", "partner-script", &[Role::Submitter]);
+    let script = app.token_for("camden", "camden-script", &[Role::Submitter]);
     let second =
         submit(&app, &script, input("camden", vec![value("school-readiness", "E09000007", "2021/22", 66.0)])).await;
-    let ics = app.token_for("north-central-london-ics", "partner-script", &[Role::Approver]);
+    let ics = app.token_for("north-central-london-ics", "north-central-london-ics-script", &[Role::Approver]);
     let approved = app.data_as(&ics, &decide("approveReturn"), json!({ "id": second["return"]["id"] })).await;
     assert_eq!(approved["approveReturn"], json!({ "return": { "status": "APPROVED" }, "userErrors": [] }));
+}
+
+#[tokio::test]
+async fn four_eyes_hold_across_organisations_the_same_subject_is_the_same_person() {
+    let app = spawn_app().await;
+    // One person holding tokens of two organisations (a borough and its ICS).
+    let as_borough = app.token_for("camden", "sam@nhs.net", &[Role::Submitter]);
+    let as_ics = app.token_for("north-central-london-ics", "sam@nhs.net", &[Role::Approver]);
+    let payload =
+        submit(&app, &as_borough, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
+    let decide = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } userErrors { code } } }";
+    let own = app.data_as(&as_ics, decide, json!({ "id": payload["return"]["id"] })).await;
+    assert_eq!(own["approveReturn"]["userErrors"], json!([{ "code": "NOT_ALLOWED" }]));
 }
 
 #[tokio::test]
