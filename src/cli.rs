@@ -54,9 +54,9 @@ pub enum Command {
         /// A note on the whole return.
         #[arg(long)]
         note: Option<String>,
-        /// Who is importing, for the audit trail.
-        #[arg(long, default_value = "cli:import")]
-        subject: String,
+        /// Who is importing, for the audit trail (by default `<org>-import`).
+        #[arg(long)]
+        subject: Option<String>,
     },
 }
 
@@ -70,9 +70,10 @@ pub struct TokenArgs {
     #[arg(long)]
     pub org: Option<String>,
 
-    /// A role: SUBMITTER, APPROVER or ADMIN (repeat for several; none for read-only).
+    /// A role: SUBMITTER, APPROVER or ADMIN (repeat for several), or READ_ONLY for a token
+    /// that only reads; one is required.
     #[arg(long = "role", value_parser = parse_role)]
-    pub roles: Vec<Role>,
+    pub roles: Vec<Option<Role>>,
 
     /// How long the token lives: e.g. 90d, 12h, 30m.
     #[arg(long, default_value = "90d", value_parser = tokens::parse_ttl)]
@@ -92,11 +93,19 @@ pub enum TokenAction {
         /// Why it is revoked, for the record.
         #[arg(long)]
         reason: Option<String>,
+        /// Revoke an id this server did not issue (a token from an identity provider).
+        #[arg(long)]
+        external: bool,
     },
 }
 
-fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(&text.to_ascii_uppercase()).map_err(|e| e.0)
+/// A role by name, or `None` for READ_ONLY.
+fn parse_role(text: &str) -> Result<Option<Role>, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    if upper == "READ_ONLY" {
+        return Ok(None);
+    }
+    Role::parse(&upper).map(Some).map_err(|_| format!("'{text}' is not a role: use SUBMITTER, APPROVER, ADMIN or READ_ONLY"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -127,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { file, org, dry_run, idempotency_key, note, subject } => {
             let db = Database::connect(&config.database_url).await?;
             db.migrate().await?;
+            let subject = subject.unwrap_or_else(|| format!("{org}-import"));
             let actor = Principal::for_organisation(&db.conn, &org, subject, vec![Role::Submitter], "cli".into())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -153,7 +163,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
     let db = Database::connect(&config.database_url).await?;
     db.migrate().await?;
-    if let Some(TokenAction::Revoke { jti, reason }) = args.action {
+    if let Some(TokenAction::Revoke { jti, reason, external }) = args.action {
+        if !external && !auth::was_issued(&db.conn, &jti).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            bail!(
+                "no token with the id '{jti}' was issued by this server: check the id (`viewer {{ tokenId }}` shows \
+                 it), or add --external for a token from an identity provider"
+            );
+        }
         if auth::revoke(&db.conn, &jti, reason).await.map_err(|e| anyhow::anyhow!("{e}"))? {
             eprintln!("token {jti} is revoked");
         } else {
@@ -162,13 +178,21 @@ async fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(org) = args.org else { bail!("name the organisation: london-vision token --org SLUG --role ROLE") };
+    if args.roles.is_empty() {
+        bail!("name the token's role: --role SUBMITTER, APPROVER or ADMIN (repeat for several), or READ_ONLY");
+    }
+    let roles: Vec<Role> = args.roles.iter().flatten().copied().collect();
+    if roles.len() < args.roles.len() && !roles.is_empty() {
+        bail!("READ_ONLY cannot be combined with other roles");
+    }
     let found = organisations::by_slug(&db.conn, &org).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if found.is_none() {
         bail!("no organisation has the slug '{org}' (is the database seeded?)");
     }
     let service = TokenService::from_config(config).context("loading the signing key")?;
     let subject = args.subject.unwrap_or_else(|| format!("{org}-script"));
-    let (token, claims) = service.issue(&org, &subject, &args.roles, args.ttl)?;
+    let (token, claims) = service.issue(&org, &subject, &roles, args.ttl)?;
+    auth::record_issued(&db.conn, &claims).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
     eprintln!("token for {org} ({}), id {}, expires {expires}", claims.roles.join(", "), claims.jti);
     println!("{token}");

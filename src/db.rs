@@ -107,15 +107,19 @@ pub enum Fault {
     Other,
 }
 
-/// The code a database error carries, if it came from the database.
-fn code_of(err: &DbErr) -> Option<String> {
+/// The code a database error carries, if it came from the database, and whether the
+/// database is SQLite (numeric extended result codes) rather than PostgreSQL (SQLSTATE).
+fn code_of(err: &DbErr) -> Option<(String, bool)> {
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e))) =
         err
     else {
         return None;
     };
     match e.as_ref() {
-        sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        sea_orm::sqlx::Error::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some();
+            db.code().map(|c| (c.into_owned(), sqlite))
+        }
         _ => None,
     }
 }
@@ -131,17 +135,26 @@ pub fn fault(err: &DbErr) -> Fault {
     {
         return Fault::Contention;
     }
-    let Some(code) = code_of(err) else { return Fault::Other };
-    // SQLite's extended result codes are numbers whose low byte is the primary code.
-    if let Ok(n) = code.parse::<i32>() {
-        return match (n & 0xff, n) {
-            (5 | 6, _) => Fault::Contention, // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
-            (_, 2067 | 1555) => Fault::Unique, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
-            (_, 787) => Fault::ForeignKey,     // SQLITE_CONSTRAINT_FOREIGNKEY
-            _ => Fault::Other,
-        };
+    match code_of(err) {
+        Some((code, true)) => sqlite_fault(code.parse().unwrap_or(0)),
+        Some((code, false)) => postgres_fault(&code),
+        None => Fault::Other,
     }
-    match code.as_str() {
+}
+
+/// SQLite's extended result codes: numbers whose low byte is the primary code.
+fn sqlite_fault(code: i32) -> Fault {
+    match (code & 0xff, code) {
+        (5 | 6, _) => Fault::Contention, // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+        (_, 2067 | 1555) => Fault::Unique, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+        (_, 787) => Fault::ForeignKey,     // SQLITE_CONSTRAINT_FOREIGNKEY
+        _ => Fault::Other,
+    }
+}
+
+/// PostgreSQL's SQLSTATE codes (Appendix A of its manual).
+fn postgres_fault(sqlstate: &str) -> Fault {
+    match sqlstate {
         "40001" | "40P01" | "55P03" => Fault::Contention,
         "23505" => Fault::Unique,
         "23503" => Fault::ForeignKey,
@@ -209,7 +222,23 @@ where
 mod tests {
     use std::path::PathBuf;
 
-    use super::sqlite_file_dir;
+    use super::{Fault, postgres_fault, sqlite_fault, sqlite_file_dir};
+
+    #[test]
+    fn database_errors_are_read_by_their_codes() {
+        assert_eq!(sqlite_fault(5), Fault::Contention);
+        assert_eq!(sqlite_fault(517), Fault::Contention); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(sqlite_fault(262), Fault::Contention); // SQLITE_LOCKED_SHAREDCACHE
+        assert_eq!(sqlite_fault(2067), Fault::Unique);
+        assert_eq!(sqlite_fault(787), Fault::ForeignKey);
+        assert_eq!(sqlite_fault(1), Fault::Other);
+        assert_eq!(postgres_fault("23505"), Fault::Unique);
+        assert_eq!(postgres_fault("40001"), Fault::Contention);
+        assert_eq!(postgres_fault("40P01"), Fault::Contention);
+        assert_eq!(postgres_fault("22021"), Fault::BadText);
+        assert_eq!(postgres_fault("57014"), Fault::Cancelled);
+        assert_eq!(postgres_fault("42601"), Fault::Other);
+    }
 
     #[test]
     fn the_directory_of_an_embedded_database_is_found_from_its_url() {

@@ -3,5 +3,5 @@
 mod principal;
 pub mod tokens;
 
-pub use principal::{Principal, Scope, authenticate, is_revoked, revoke};
+pub use principal::{Principal, Scope, authenticate, is_revoked, record_issued, revoke, was_issued};
 pub use tokens::{Claims, TokenService};

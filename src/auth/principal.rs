@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use entity::{organisation, revoked_token};
+use entity::{issued_token, organisation, revoked_token};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use super::tokens::{TokenService, parse_roles};
@@ -121,4 +121,25 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, jti: &str, reason: Option<String
     let row = revoked_token::ActiveModel { jti: Set(jti.to_owned()), revoked_at: Set(Utc::now()), reason: Set(reason) };
     revoked_token::Entity::insert(row).exec_without_returning(db).await?;
     Ok(true)
+}
+
+/// Records a token this server signed (never its secret), so that revoking a mistyped id is
+/// caught and tokens can be listed.
+pub async fn record_issued<C: ConnectionTrait>(db: &C, claims: &super::tokens::Claims) -> AppResult<()> {
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap_or_else(Utc::now);
+    let row = issued_token::ActiveModel {
+        jti: Set(claims.jti.clone()),
+        organisation: Set(claims.org.clone()),
+        subject: Set(claims.sub.clone()),
+        roles: Set(claims.roles.join(",")),
+        issued_at: Set(at(claims.iat.unwrap_or_else(|| Utc::now().timestamp()))),
+        expires_at: Set(at(claims.exp)),
+    };
+    issued_token::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Whether this server issued the token `jti`.
+pub async fn was_issued<C: ConnectionTrait>(db: &C, jti: &str) -> AppResult<bool> {
+    Ok(issued_token::Entity::find_by_id(jti.to_owned()).one(db).await?.is_some())
 }

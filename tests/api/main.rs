@@ -13,3 +13,4 @@ mod pagination;
 mod returns;
 mod schema;
 mod source_fidelity;
+mod trust;

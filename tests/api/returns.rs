@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, spawn_app};
 
-const SUBMIT: &str = "mutation($input: SubmitReturnInput!) { submitReturn(input: $input) {
+pub(crate) const SUBMIT: &str = "mutation($input: SubmitReturnInput!) { submitReturn(input: $input) {
     return { id status submittedBy organisation { slug } }
     accepted unchanged rejected replayed
     changes { row measure geography period oldValue newValue revision kind }
@@ -15,15 +15,15 @@ const SUBMIT: &str = "mutation($input: SubmitReturnInput!) { submitReturn(input:
 const CURRENT: &str = r#"query($m: String!, $g: String) { measure(slug: $m) { observations(geography: $g) {
     totalCount nodes { period value revision status history { revision value status } } } } }"#;
 
-fn value(measure: &str, geography: &str, period: &str, v: f64) -> Value {
+pub(crate) fn value(measure: &str, geography: &str, period: &str, v: f64) -> Value {
     json!({ "measure": measure, "geography": geography, "period": period, "value": v })
 }
 
-fn input(org: &str, values: Vec<Value>) -> Value {
+pub(crate) fn input(org: &str, values: Vec<Value>) -> Value {
     json!({ "input": { "organisation": org, "values": values } })
 }
 
-async fn submit(app: &TestApp, token: &str, vars: Value) -> Value {
+pub(crate) async fn submit(app: &TestApp, token: &str, vars: Value) -> Value {
     app.data_as(token, SUBMIT, vars).await["submitReturn"].clone()
 }
 
