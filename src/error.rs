@@ -44,6 +44,9 @@ pub enum AppError {
     /// The answer (or the request) is larger than the server serves.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many requests of this kind at once, or from this caller.
+    #[error("{0}")]
+    RateLimited(String),
     /// Other writers held the database for longer than a write may wait; nothing was
     /// written, and the caller may try again.
     #[error("{0}")]
@@ -65,6 +68,7 @@ impl AppError {
             Self::Forbidden(_) => code::FORBIDDEN,
             Self::TooLarge(_) => code::QUERY_TOO_COMPLEX,
             Self::Busy(_) => code::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => code::RATE_LIMITED,
             Self::Database(_) | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +82,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -35,6 +35,10 @@ impl Application {
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);
         let upload_dir = config.data_dir.join("uploads");
+        let swept = http::returns_csv::sweep(&upload_dir);
+        if swept > 0 {
+            tracing::info!(swept, "removed uploads left behind by a stopped process");
+        }
         let state = AppState {
             schema,
             db,
@@ -43,6 +47,7 @@ impl Application {
             tokens,
             upload_dir,
             max_response_bytes: config.max_response_bytes,
+            uploads: Arc::new(tokio::sync::Semaphore::new(http::MAX_CONCURRENT_UPLOADS)),
         };
         let router = http::router(state, config.max_body_bytes);
         let listener =

@@ -198,8 +198,11 @@ pub struct SubmitReturnPayload {
     pub changes_truncated: bool,
     /// True when this is the first result of an earlier submission with the same key.
     pub replayed: bool,
-    /// What is wrong, row by row.
+    /// What is wrong, row by row (the first 1,000 problems of a larger return).
     pub user_errors: Vec<UserError>,
+    /// True when the return had more problems than `userErrors` lists; `rejected` counts
+    /// every rejected row.
+    pub user_errors_truncated: bool,
 }
 
 impl SubmitReturnPayload {
@@ -217,6 +220,7 @@ impl SubmitReturnPayload {
             changes_truncated: outcome.changes_truncated,
             replayed: outcome.replayed,
             user_errors: outcome.user_errors,
+            user_errors_truncated: outcome.user_errors_truncated,
         })
     }
 }

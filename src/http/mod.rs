@@ -42,7 +42,12 @@ pub struct AppState {
     pub upload_dir: std::path::PathBuf,
     /// The largest answer to a query, in bytes.
     pub max_response_bytes: usize,
+    /// Places for CSV uploads being processed at once.
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many CSV returns are processed at once; more are answered 429.
+pub const MAX_CONCURRENT_UPLOADS: usize = 4;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -55,9 +60,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         header::CONTENT_TYPE,
         HeaderName::from_static("idempotency-key"),
     ]);
-    // A CSV return may be far larger than a GraphQL request: it has its own limit.
-    let csv =
-        Router::new().route("/returns.csv", post(returns_csv::post)).layer(RequestBodyLimitLayer::new(MAX_CSV_BYTES));
+    // A CSV return may be far larger than a GraphQL request: the handler counts it against
+    // its own limit as it spools it, and answers 413 as JSON.
+    let csv = Router::new().route("/returns.csv", post(returns_csv::post));
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))

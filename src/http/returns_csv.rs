@@ -1,9 +1,14 @@
 //! `POST /returns.csv`: a return as a CSV file, through the same pipeline as `submitReturn`.
 //! Query parameters: `organisation` (default: the token's), `idempotencyKey` (or the
 //! `Idempotency-Key` header), `dryRun`, `note`. The answer is the submission's summary, with
-//! CSV line numbers: 200 when written (or checked, in a dry run), 422 when refused. The body
-//! is spooled to a file in `DATA_DIR/uploads` as it arrives and read from there a row at a
-//! time, so an upload of any length takes bounded memory.
+//! CSV line numbers: 200 when written (or checked, in a dry run), 422 when refused, 409 when
+//! its idempotency key was used for another return. Other failures are JSON errors with a
+//! code and their own status: 400 (a body that cannot be read), 401, 403, 413 (over
+//! `MAX_CSV_BYTES`), 429 (too many uploads at once), 503 (the database busy; with
+//! `Retry-After`). The body is spooled to a file of its own in `DATA_DIR/uploads` as it
+//! arrives and read from there a row at a time, so an upload of any length takes bounded
+//! memory; the file is removed on every path, and left-overs of a crashed process are swept
+//! at start-up.
 
 use std::{
     path::{Path, PathBuf},
@@ -15,7 +20,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -25,7 +30,9 @@ use super::{AppState, graphql::principal};
 use crate::{
     error::AppError,
     graphql::ids::{NodeType, encode},
+    http::MAX_CSV_BYTES,
     returns::{self, Rows, Submission, SubmitOutcome},
+    values::UserErrorCode,
 };
 
 #[derive(Debug, Deserialize)]
@@ -59,9 +66,22 @@ impl CsvSummary {
     }
 }
 
+/// A failure as JSON with its code, answered with `status`.
 fn fail(status: StatusCode, err: &AppError) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": err.to_string(), "extensions": { "code": err.code() } }] });
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if matches!(err, AppError::Busy(_)) || status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::error::RETRY_AFTER_SECONDS));
+    }
+    response
+}
+
+/// A failure answered with the status its kind calls for.
+fn failed(err: &AppError) -> Response {
+    if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
+        tracing::error!(error = ?err, "a CSV return failed");
+    }
+    fail(err.http_status(), err)
 }
 
 /// An upload spooled to disk, removed when dropped.
@@ -75,20 +95,56 @@ impl Drop for Upload {
 
 static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
-/// Writes the request body to a file as it arrives, so that memory does not grow with it.
-async fn spool(dir: &Path, body: Body) -> Result<Upload, AppError> {
+/// The prefix of every spooled upload's file name, followed by the process id.
+const SPOOL_PREFIX: &str = "upload-";
+
+/// Writes the request body to a file of its own as it arrives, so that memory does not grow
+/// with it. The name joins this process's id, a counter and random bytes, and the file is
+/// created new (never opened if it exists), readable by its owner only.
+async fn spool(dir: &Path, body: Body, limit: usize) -> Result<Upload, AppError> {
     let io = |e: std::io::Error| AppError::Internal(format!("spooling an upload: {e}"));
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    let name = format!("{}-{}.csv", std::process::id(), UPLOADS.fetch_add(1, Ordering::Relaxed));
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("{SPOOL_PREFIX}{}-{}-{tag}.csv", std::process::id(), UPLOADS.fetch_add(1, Ordering::Relaxed));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(dir.join(&name)).await.map_err(io)?;
     let upload = Upload(dir.join(name));
-    let mut file = tokio::fs::File::create(&upload.0).await.map_err(io)?;
     let mut stream = body.into_data_stream();
+    let mut size = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| AppError::BadUserInput(format!("the upload could not be read: {e}")))?;
+        size += chunk.len();
+        if size > limit {
+            return Err(AppError::TooLarge(format!("a CSV return may be at most {limit} bytes: split it into several")));
+        }
         file.write_all(&chunk).await.map_err(io)?;
     }
     file.flush().await.map_err(io)?;
     Ok(upload)
+}
+
+/// Removes uploads left behind by processes that are no longer running (a crash between
+/// spooling and removing). Uploads of a running process, which may share the directory,
+/// are left alone.
+pub fn sweep(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(SPOOL_PREFIX).and_then(|rest| rest.split('-').next()) else { continue };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+        });
+        if !alive && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 pub async fn post(
@@ -107,10 +163,20 @@ pub async fn post(
         }
         Err(refused) => return refused,
     };
-    let upload = match spool(&state.upload_dir, body).await {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_CSV_BYTES) {
+        return failed(&AppError::TooLarge(format!("a CSV return may be at most {MAX_CSV_BYTES} bytes: split it into several")));
+    }
+    // A bounded number of uploads at once: each holds a file and a write transaction.
+    let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
+        return fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            &AppError::RateLimited("too many CSV returns are being processed at once: try again shortly".into()),
+        );
+    };
+    let upload = match spool(&state.upload_dir, body, MAX_CSV_BYTES).await {
         Ok(u) => u,
-        Err(e @ AppError::BadUserInput(_)) => return fail(StatusCode::BAD_REQUEST, &e),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => return failed(&e),
     };
     let key = params
         .idempotency_key
@@ -122,18 +188,27 @@ pub async fn post(
         dry_run: params.dry_run,
         note: params.note,
     };
-    match returns::submit(&state.db.conn, &actor, submission).await {
-        Ok(outcome) => {
+    // The write runs to its own end even if the caller hangs up; the upload is removed
+    // when it is done, whichever way it went.
+    let db = state.db.conn.clone();
+    let result = crate::db::run_to_end(async move {
+        let outcome = returns::submit(&db, &actor, submission).await;
+        drop(upload);
+        outcome
+    })
+    .await;
+    match result {
+        Ok(Ok(outcome)) => {
             let summary = CsvSummary::new(outcome);
-            let status = if summary.refused() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+            let status = if !summary.refused() {
+                StatusCode::OK
+            } else if summary.outcome.user_errors.iter().any(|e| e.code == UserErrorCode::Conflict) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             (status, Json(summary)).into_response()
         }
-        Err(e @ AppError::Forbidden(_)) => fail(StatusCode::FORBIDDEN, &e),
-        Err(e) => {
-            if matches!(e, AppError::Database(_) | AppError::Internal(_)) {
-                tracing::error!(error = ?e, "a CSV return failed");
-            }
-            fail(StatusCode::INTERNAL_SERVER_ERROR, &e)
-        }
+        Ok(Err(e)) | Err(e) => failed(&e),
     }
 }

@@ -125,6 +125,10 @@ pub struct SubmitOutcome {
     /// True when the return had more values than `changes` lists.
     #[serde(default)]
     pub changes_truncated: bool,
+    /// True when the return had more problems than `user_errors` lists (the count of
+    /// rejected rows is complete).
+    #[serde(default)]
+    pub user_errors_truncated: bool,
     /// True when this is the stored result of an earlier submission with the same key.
     #[serde(default)]
     pub replayed: bool,
@@ -180,40 +184,24 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
             format!("a note may have at most {MAX_NOTE} characters"),
         ));
     }
-    let mut rules = Rules {
+    let rules = Rules {
         measures: measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
         geographies: geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
         locks: period_lock::Entity::find().all(db).await?.into_iter().map(|l| (l.measure_id, l.period)).collect(),
-        scope: &actor.scope,
+        scope: actor.scope.clone(),
         seen: HashSet::new(),
     };
-
-    // First pass: check every row, keeping only the keys seen, and take the return's digest
-    // so that a key reused for other data is caught.
-    let mut digest = Sha256::new();
-    digest.update(serde_json::to_vec(&(&submission.organisation, &submission.note)).unwrap_or_default());
-    let (mut errors, mut rejected, mut count) = (Vec::new(), 0, 0usize);
-    for item in submission.rows.open()? {
-        count += 1;
-        let problems = match item {
-            Ok(raw) => {
-                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
-                let mut found = Vec::new();
-                rules.check(&raw, &mut found);
-                found
-            }
-            Err(problems) => problems,
-        };
-        if !problems.is_empty() {
-            rejected += 1;
-            let room = MAX_ERRORS.saturating_sub(errors.len());
-            errors.extend(problems.into_iter().take(room));
-        }
-    }
+    // The first pass reads and checks every row: a file of any length, so off the async
+    // runtime, where it would hold up other requests.
+    let head = serde_json::to_vec(&(&submission.organisation, &submission.note)).unwrap_or_default();
+    let rows = submission.rows.clone();
+    let pass = tokio::task::spawn_blocking(move || first_pass(&rows, rules, &head))
+        .await
+        .map_err(|e| AppError::Internal(format!("checking a return failed: {e}")))??;
+    let FirstPass { mut rules, mut errors, errors_truncated, rejected, count, print } = pass;
     if count == 0 {
         return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
     }
-    let print: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
     if !submission.dry_run
         && let Some(earlier) = replay(db, actor, &submission, &print).await?
     {
@@ -221,7 +209,12 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
     }
     if rejected > 0 {
         errors.sort_by_key(|e| e.row.unwrap_or(-1));
-        return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
+        return Ok(SubmitOutcome {
+            rejected,
+            user_errors: errors,
+            user_errors_truncated: errors_truncated,
+            ..SubmitOutcome::default()
+        });
     }
 
     // Second pass: write, trying again while other writers hold what this one needs.
@@ -253,6 +246,45 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         }
     }
     unreachable!("BUG: the attempts never run out; the patience does")
+}
+
+/// What the first pass over a return's rows found.
+struct FirstPass {
+    rules: Rules,
+    errors: Vec<UserError>,
+    errors_truncated: bool,
+    rejected: i32,
+    count: usize,
+    /// The digest of the return (its organisation, note and rows), so that an idempotency
+    /// key reused for other data is caught.
+    print: String,
+}
+
+/// Checks every row, keeping only the keys seen (so any length fits in bounded memory).
+fn first_pass(rows: &Rows, mut rules: Rules, head: &[u8]) -> AppResult<FirstPass> {
+    let mut digest = Sha256::new();
+    digest.update(head);
+    let (mut errors, mut errors_truncated, mut rejected, mut count) = (Vec::new(), false, 0, 0usize);
+    for item in rows.open()? {
+        count += 1;
+        let problems = match item {
+            Ok(raw) => {
+                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
+                let mut found = Vec::new();
+                rules.check(&raw, &mut found);
+                found
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            rejected += 1;
+            let room = MAX_ERRORS.saturating_sub(errors.len());
+            errors_truncated |= problems.len() > room;
+            errors.extend(problems.into_iter().take(room));
+        }
+    }
+    let print = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(FirstPass { rules, errors, errors_truncated, rejected, count, print })
 }
 
 /// Why a write stopped: the database (perhaps a race lost), a check inside the transaction
@@ -375,7 +407,7 @@ async fn write(
     actor: &Principal,
     s: &Submission,
     print: &str,
-    rules: &mut Rules<'_>,
+    rules: &mut Rules,
 ) -> Result<SubmitOutcome, WriteError> {
     // A dry run only reads: it need not wait for the write lock.
     let tx = if s.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };

@@ -40,12 +40,12 @@ pub struct ValidRow {
 }
 
 /// What rows are checked against: the catalogue, the caller's area and the locked periods.
-pub struct Rules<'a> {
+pub struct Rules {
     pub measures: HashMap<String, measure::Model>,
     pub geographies: HashMap<String, geography::Model>,
     /// (measure id, period) pairs closed to submissions.
     pub locks: HashSet<(i64, String)>,
-    pub scope: &'a Scope,
+    pub scope: Scope,
     /// (measure id, geography id, period) already seen in this return.
     pub seen: HashSet<(i64, i64, String)>,
 }
@@ -56,7 +56,7 @@ fn err(row: i32, field: &str, code: UserErrorCode, message: impl Into<String>) -
     e
 }
 
-impl Rules<'_> {
+impl Rules {
     /// Checks `raw`; its problems go to `errors`, in field order.
     pub fn check(&mut self, raw: &RawRow, errors: &mut Vec<UserError>) -> Option<ValidRow> {
         let start = errors.len();
@@ -337,7 +337,7 @@ mod tests {
                 .map(|g| (g.code.clone(), g))
                 .collect(),
             locks: HashSet::from([(7, "2019/20".to_owned())]),
-            scope,
+            scope: scope.clone(),
             seen: HashSet::new(),
         };
         let mut errors = Vec::new();

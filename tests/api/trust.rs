@@ -288,3 +288,63 @@ async fn nul_and_other_control_characters_and_oversized_text_are_answered_with_a
     let data = app.data_as(&camden, q, vars).await;
     assert_eq!(data["createCaseStudy"]["userErrors"], json!([{ "field": ["title"], "code": "INVALID" }]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_cut_off_mid_flight_leave_every_return_whole_or_absent_and_no_open_transaction() {
+    let app = spawn_app().await;
+    let gla = app.token("gla", &[Role::Submitter]);
+    let boroughs: Vec<String> = (1..=33).map(|n| format!("E090000{n:02}")).collect();
+    let mut tasks = Vec::new();
+    for i in 0..24usize {
+        // Fifty values a return, all carrying the return's number, so a part of one would show.
+        let values: Vec<Value> = (0..50)
+            .map(|y| {
+                let start = 1950 + y;
+                value("school-readiness", &boroughs[i % 33], &format!("{start}/{:02}", (start + 1) % 100), i as f64)
+            })
+            .collect();
+        let body = json!({ "query": SUBMIT, "variables": input("gla", values) });
+        let (address, token) = (app.address.clone(), gla.clone());
+        tasks.push(tokio::spawn(async move {
+            // Most callers hang up after a few milliseconds; every fourth waits for its answer.
+            let cut = if i % 4 == 0 { 30_000 } else { 1 + (i as u64 * 7) % 25 };
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(cut)).build().expect("client");
+            client.post(format!("{address}/graphql")).bearer_auth(token).json(&body).send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    for t in tasks {
+        if let Ok(status) = t.await.expect("task") {
+            assert_eq!(status, 200);
+        }
+    }
+    // Writes whose callers left run to their own end (a commit or a rollback) on their own.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let q = "{ returns(first: 50) { totalCount nodes { observations(first: 100) { totalCount nodes { value } } } } }";
+    let data = app.data_as(&gla, q, json!({})).await;
+    let returns = data["returns"]["nodes"].as_array().expect("list");
+    assert!(returns.len() >= 6, "the callers that waited got their returns written: {}", returns.len());
+    for r in returns {
+        let obs = &r["observations"];
+        assert_eq!(obs["totalCount"], 50, "a return is whole: {r}");
+        let first = &obs["nodes"][0]["value"];
+        assert!(obs["nodes"].as_array().expect("list").iter().all(|o| &o["value"] == first), "one return's values only");
+    }
+    let db = app.database().await;
+    if app.database_url.starts_with("postgres") {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state LIKE 'idle in transaction%'",
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        let open: i64 = row.try_get("", "n").expect("a count");
+        assert_eq!(open, 0, "no connection is left idle inside a transaction");
+    }
+    // The database takes the next write at once: nothing holds a lock.
+    let next = submit(&app, &gla, input("gla", vec![value("school-readiness", "E09000001", "2022/23", 1.0)])).await;
+    assert_eq!(next["accepted"], 1);
+}
