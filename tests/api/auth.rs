@@ -188,14 +188,19 @@ async fn identity_provider_tokens_are_verified_with_its_public_keys() {
 }
 
 /// Runs the `london-vision` binary against the test app's database and data directory.
-fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_london-vision"))
+fn cli_raw(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_london-vision"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
         .env("DATA_DIR", &app.config.data_dir)
         .env_remove("JWT_SECRET")
         .output()
-        .expect("the binary runs");
+        .expect("the binary runs")
+}
+
+/// Runs the binary and expects it to succeed.
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let output = cli_raw(app, args);
     assert!(output.status.success(), "london-vision {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     output
 }
@@ -220,6 +225,19 @@ async fn a_token_from_the_cli_works_against_the_running_server_until_revoked() {
         .output()
         .expect("runs");
     assert!(!refused.status.success(), "a token for an unknown organisation is not issued");
+
+    let no_role = cli_raw(&app, &["token", "--org", "hackney"]);
+    assert!(!no_role.status.success(), "a token names its role");
+    assert!(String::from_utf8_lossy(&no_role.stderr).contains("--role"));
+    let unknown_role = cli_raw(&app, &["token", "--org", "hackney", "--role", "SUPERUSER"]);
+    assert!(!unknown_role.status.success(), "an unknown role is refused");
+    let read_only = cli_raw(&app, &["token", "--org", "hackney", "--role", "READ_ONLY"]);
+    assert!(read_only.status.success(), "{}", String::from_utf8_lossy(&read_only.stderr));
+    let typo = cli_raw(&app, &["token", "revoke", "0123456789abcdef"]);
+    assert!(!typo.status.success(), "revoking an id never issued fails");
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("was issued"), "{}", String::from_utf8_lossy(&typo.stderr));
+    let external = cli_raw(&app, &["token", "revoke", "idp-token-1", "--external"]);
+    assert!(external.status.success(), "an identity provider's token id is revoked when said so");
 }
 
 #[cfg(unix)]

@@ -196,3 +196,44 @@ async fn a_large_return_lists_at_most_ten_thousand_changes_but_counts_them_all()
     assert_eq!(summary["changes"].as_array().map(Vec::len), Some(10_000));
     assert_eq!(summary["changesTruncated"], true);
 }
+
+#[tokio::test]
+async fn each_csv_failure_has_its_own_status_and_a_json_code() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let good = format!("{HEADER}\nschool-readiness,E09000007,2022/23,67.2,,,,,\n");
+    let (status, body) = post_csv(&app, None, "", good.clone()).await;
+    assert_eq!((status, body["errors"][0]["extensions"]["code"].clone()), (401, json!("UNAUTHENTICATED")));
+    let (status, body) = post_csv(&app, Some(&camden), "?organisation=hackney", good.clone()).await;
+    assert_eq!((status, body["errors"][0]["extensions"]["code"].clone()), (403, json!("FORBIDDEN")));
+    let (status, _) = post_csv(&app, Some(&camden), "?idempotencyKey=k1", good.clone()).await;
+    assert_eq!(status, 200);
+    let other = format!("{HEADER}\nschool-readiness,E09000007,2022/23,61.0,,,,,\n");
+    let (status, body) = post_csv(&app, Some(&camden), "?idempotencyKey=k1", other).await;
+    assert_eq!((status, body["userErrors"][0]["code"].clone()), (409, json!("CONFLICT")), "{body}");
+    let bad = format!("{HEADER}\nschool-readiness,E09000007,2022/23,670,,,,,\n");
+    let (status, body) = post_csv(&app, Some(&camden), "", bad).await;
+    assert_eq!((status, body["userErrors"][0]["code"].clone()), (422, json!("OUT_OF_RANGE")));
+    let nul = format!("{HEADER}\nschool-readiness,E09000007,2021/22,67.2,,,,,bad\u{0}note\n");
+    let (status, body) = post_csv(&app, Some(&camden), "", nul).await;
+    assert_eq!((status, body["userErrors"][0]["code"].clone()), (422, json!("INVALID")), "{body}");
+    // Over the size limit: refused as it is read, with a JSON answer.
+    let huge = format!("{HEADER}\n{}", "school-readiness,E09000007,2022/23,67.2,,,,,\n".repeat(1_600_000));
+    let (status, body) = post_csv(&app, Some(&camden), "", huge).await;
+    assert_eq!((status, body["errors"][0]["extensions"]["code"].clone()), (413, json!("QUERY_TOO_COMPLEX")));
+    // Nothing is left in the spool.
+    let left = std::fs::read_dir(app.config.data_dir.join("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "every upload is removed");
+}
+
+#[tokio::test]
+async fn problems_past_the_cap_say_the_list_is_cut_short() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let rows: String = (0..1_200).map(|i| format!("no-such-measure-{i},E09000007,2022/23,1,,,,,\n")).collect();
+    let (status, body) = post_csv(&app, Some(&camden), "", format!("{HEADER}\n{rows}")).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["rejected"], 1_200);
+    assert_eq!(body["userErrors"].as_array().expect("list").len(), 1_000);
+    assert_eq!(body["userErrorsTruncated"], true);
+}
