@@ -105,7 +105,9 @@ fn parse_role(text: &str) -> Result<Option<Role>, String> {
     if upper == "READ_ONLY" {
         return Ok(None);
     }
-    Role::parse(&upper).map(Some).map_err(|_| format!("'{text}' is not a role: use SUBMITTER, APPROVER, ADMIN or READ_ONLY"))
+    Role::parse(&upper)
+        .map(Some)
+        .map_err(|_| format!("'{text}' is not a role: use SUBMITTER, APPROVER, ADMIN or READ_ONLY"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -13,8 +13,8 @@ use std::{
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::{
-    ConnAcquireErr, ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnAcquireErr, ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 /// How long one statement may run on PostgreSQL unless configured otherwise.
@@ -110,8 +110,9 @@ pub enum Fault {
 /// The code a database error carries, if it came from the database, and whether the
 /// database is SQLite (numeric extended result codes) rather than PostgreSQL (SQLSTATE).
 fn code_of(err: &DbErr) -> Option<(String, bool)> {
-    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e))) =
-        err
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
     else {
         return None;
     };
@@ -129,8 +130,9 @@ pub fn fault(err: &DbErr) -> Fault {
     if let DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) = err {
         return Fault::Contention;
     }
-    if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e)) =
-        err
+    if let DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e)) = err
         && matches!(e.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
     {
         return Fault::Contention;
@@ -145,7 +147,7 @@ pub fn fault(err: &DbErr) -> Fault {
 /// SQLite's extended result codes: numbers whose low byte is the primary code.
 fn sqlite_fault(code: i32) -> Fault {
     match (code & 0xff, code) {
-        (5 | 6, _) => Fault::Contention, // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+        (5 | 6, _) => Fault::Contention,   // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
         (_, 2067 | 1555) => Fault::Unique, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
         (_, 787) => Fault::ForeignKey,     // SQLITE_CONSTRAINT_FOREIGNKEY
         _ => Fault::Other,

@@ -71,7 +71,11 @@ impl Checks {
     /// Whether a list is within its bound; a longer one is a user error, and is not looked at.
     pub fn at_most<T>(&mut self, field: &str, items: &[T], max: usize) -> bool {
         if items.len() > max {
-            self.push(&[field], UserErrorCode::TooLong, format!("`{field}` may name at most {max}, not {}", items.len()));
+            self.push(
+                &[field],
+                UserErrorCode::TooLong,
+                format!("`{field}` may name at most {max}, not {}", items.len()),
+            );
             false
         } else {
             true

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::case_study;
 
 use super::{
-    cost,
-    OrGql,
+    OrGql, cost,
     geography::Geography,
     ids, loader,
     loaders::{GeographiesOfCaseStudy, OrganisationsOfCaseStudy, PrioritiesOfCaseStudy},

@@ -4,8 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::geography;
 
 use super::{
-    cost,
-    OrGql, connection, ids, loader,
+    OrGql, connection, cost, ids, loader,
     loaders::{ChildrenOf, GeographyById, OrganisationsIn},
     organisation::Organisation,
 };

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::{measure, observation};
 
 use super::{
-    cost,
     OrGql,
     connection::{self, Conn},
+    cost,
     geography::Geography,
     ids, loader,
     loaders::{

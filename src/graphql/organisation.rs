@@ -4,8 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::organisation;
 
 use super::{
-    cost,
-    OrGql, connection,
+    OrGql, connection, cost,
     geography::Geography,
     ids, loader,
     loaders::{GeographyById, MembersOf},

@@ -4,10 +4,9 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{commitment, observation, priority};
 
 use super::{
-    cost,
     OrGql,
     case_study::CaseStudy,
-    connection, ids, loader,
+    connection, cost, ids, loader,
     loaders::{
         CaseStudiesOfPriority, CommitmentsOfPriority, GeographyByCode, MeasureById, MeasuresOfPriority, PriorityById,
         SeriesOf,

@@ -3,11 +3,11 @@
 use async_graphql::{Context, ID, Object, Result, futures_util::future::join_all};
 
 use super::{
-    cost,
     OrGql,
     audit::AuditEvent,
     case_study::CaseStudy,
     connection::{self, Conn},
+    cost,
     geography::Geography,
     guards::{RoleGuard, require_some_role},
     ids, loader,
@@ -119,10 +119,14 @@ impl Query {
             ),
             None => None,
         };
-        let page =
-            crate::returns::list(db, &crate::returns::ReturnFilter { organisation, status }, &request(ctx).visibility, args)
-                .await
-                .gql()?;
+        let page = crate::returns::list(
+            db,
+            &crate::returns::ReturnFilter { organisation, status },
+            &request(ctx).visibility,
+            args,
+        )
+        .await
+        .gql()?;
         Ok(connection::connection(page, Return))
     }
 

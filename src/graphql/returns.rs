@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::return_;
 
 use super::{
-    cost,
     OrGql,
     connection::{self, Conn},
+    cost,
     guards::{RoleGuard, actor},
     ids, loader,
     loaders::{OrganisationById, ReturnById},

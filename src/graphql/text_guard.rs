@@ -108,10 +108,7 @@ impl Extension for TextGuard {
         let doc = next.run(ctx, query, variables).await?;
         if let Some((c, at)) = find(&doc, variables) {
             let mut err = ServerError::new(
-                format!(
-                    "the text at {at} holds the control character {}, which is not allowed",
-                    describe_character(c)
-                ),
+                format!("the text at {at} holds the control character {}, which is not allowed", describe_character(c)),
                 None,
             );
             err.extensions.get_or_insert_with(Default::default).set("code", code::BAD_USER_INPUT);

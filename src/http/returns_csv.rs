@@ -120,7 +120,9 @@ async fn spool(dir: &Path, body: Body, limit: usize) -> Result<Upload, AppError>
         let chunk = chunk.map_err(|e| AppError::BadUserInput(format!("the upload could not be read: {e}")))?;
         size += chunk.len();
         if size > limit {
-            return Err(AppError::TooLarge(format!("a CSV return may be at most {limit} bytes: split it into several")));
+            return Err(AppError::TooLarge(format!(
+                "a CSV return may be at most {limit} bytes: split it into several"
+            )));
         }
         file.write_all(&chunk).await.map_err(io)?;
     }
@@ -137,9 +139,9 @@ pub fn sweep(dir: &Path) -> usize {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.strip_prefix(SPOOL_PREFIX).and_then(|rest| rest.split('-').next()) else { continue };
-        let alive = pid.parse::<u32>().is_ok_and(|pid| {
-            pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
-        });
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|pid| pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists());
         if !alive && std::fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
@@ -163,9 +165,12 @@ pub async fn post(
         }
         Err(refused) => return refused,
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_CSV_BYTES) {
-        return failed(&AppError::TooLarge(format!("a CSV return may be at most {MAX_CSV_BYTES} bytes: split it into several")));
+        return failed(&AppError::TooLarge(format!(
+            "a CSV return may be at most {MAX_CSV_BYTES} bytes: split it into several"
+        )));
     }
     // A bounded number of uploads at once: each holds a file and a write transaction.
     let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {

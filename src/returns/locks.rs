@@ -86,11 +86,8 @@ pub async fn locked_among<C: ConnectionTrait>(
             .filter(period_lock::Column::MeasureId.is_in(chunk.iter().copied()))
             .all(tx)
             .await?;
-        let hit: Vec<i64> = locks
-            .iter()
-            .filter(|l| pairs.contains(&(l.measure_id, l.period.clone())))
-            .map(|l| l.measure_id)
-            .collect();
+        let hit: Vec<i64> =
+            locks.iter().filter(|l| pairs.contains(&(l.measure_id, l.period.clone()))).map(|l| l.measure_id).collect();
         if hit.is_empty() {
             continue;
         }

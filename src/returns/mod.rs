@@ -15,9 +15,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use entity::{geography, measure, observation, period_lock, return_};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,12 +25,12 @@ use self::validate::Rules;
 pub use self::validate::{MAX_NOTE, ValidRow};
 use crate::{
     audit::{self, EntityType},
-    db::{Fault, fault},
     auth::Principal,
     catalogue::{
         Visibility,
         page::{self, Page, PageArgs},
     },
+    db::{Fault, fault},
     error::{AppError, AppResult, UserError},
     values::{ChangeKind, Lines, ReturnStatus, Role, UserErrorCode, describe_character, forbidden_character},
 };
@@ -362,10 +361,8 @@ async fn current_values(
             .order_by_asc(observation::Column::Revision)
             .all(tx)
             .await?;
-        let found: Vec<_> = found
-            .into_iter()
-            .filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str())))
-            .collect();
+        let found: Vec<_> =
+            found.into_iter().filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str()))).collect();
         let return_ids: BTreeSet<i64> = found.iter().map(|o| o.return_id).collect();
         let statuses: HashMap<i64, String> = return_::Entity::find()
             .filter(return_::Column::Id.is_in(return_ids))
@@ -536,7 +533,11 @@ async fn write(
         let errors = locked
             .into_iter()
             .map(|(slug, period)| {
-                UserError::new(&["values"], UserErrorCode::PeriodLocked, format!("{slug} for {period} was locked while this return was being written"))
+                UserError::new(
+                    &["values"],
+                    UserErrorCode::PeriodLocked,
+                    format!("{slug} for {period} was locked while this return was being written"),
+                )
             })
             .collect();
         return Err(WriteError::Refused(errors));
@@ -648,8 +649,7 @@ async fn decide(
         .ok_or_else(|| AppError::Internal(format!("return {return_id} vanished while it was reviewed")))?;
     let action = if decision == ReturnStatus::Approved { "approveReturn" } else { "rejectReturn" };
     let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewedBy": r.reviewed_by, "reviewNote": r.review_note });
-    audit::record(tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after)))
-        .await?;
+    audit::record(tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after))).await?;
     Ok(Ok(after))
 }
 

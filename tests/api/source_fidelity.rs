@@ -8,16 +8,23 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
-fn strategy_text() -> String {
-    let path = std::env::var_os("LONDON_VISION_STRATEGY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/002_89a8fc6ec45d7e03.txt"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the strategy text is needed to check the seed against it: {} ({e}); set LONDON_VISION_STRATEGY",
-            path.display()
-        )
-    })
+/// The strategy's text: from `LONDON_VISION_STRATEGY` (which must then exist; `.ci/run` sets
+/// it, so CI always checks), or from `../shared/seeds/` beside the repository. A clone with
+/// neither has nothing to check against, and says so.
+fn strategy_text() -> Option<String> {
+    if let Some(path) = std::env::var_os("LONDON_VISION_STRATEGY").map(PathBuf::from) {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("LONDON_VISION_STRATEGY names {}, which cannot be read: {e}", path.display()));
+        return Some(text);
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/002_89a8fc6ec45d7e03.txt");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            eprintln!("not checked against the strategy: {} ({e}); set LONDON_VISION_STRATEGY", path.display());
+            None
+        }
+    }
 }
 
 /// The PDF's text breaks lines anywhere, hyphenated words included: compare with all white
@@ -28,7 +35,8 @@ fn normalise(text: &str) -> String {
 
 #[tokio::test]
 async fn ambitions_commitments_and_measure_names_are_word_for_word_from_the_strategy() {
-    let source = normalise(&strategy_text());
+    let Some(text) = strategy_text() else { return };
+    let source = normalise(&text);
     let app = spawn_app().await;
     let data = app
         .data(

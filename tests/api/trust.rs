@@ -25,7 +25,10 @@ async fn a_fan_out_through_plain_lists_is_refused_with_its_cost_before_it_runs()
     assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"]);
     assert_eq!(body["data"], Value::Null);
     let err = &body["errors"][0];
-    let (cost, limit) = (err["extensions"]["cost"]["requestedQueryCost"].as_u64(), err["extensions"]["cost"]["maximumAvailable"].as_u64());
+    let (cost, limit) = (
+        err["extensions"]["cost"]["requestedQueryCost"].as_u64(),
+        err["extensions"]["cost"]["maximumAvailable"].as_u64(),
+    );
     assert!(cost.expect("cost") > 20_000 && limit == Some(20_000), "{err}");
     assert!(err["message"].as_str().expect("message").contains("20000"), "the message names the limit: {err}");
     assert_eq!(app.statements_run().await, before, "nothing ran");
@@ -51,16 +54,25 @@ async fn every_answer_reports_its_cost_so_clients_can_budget() {
     assert!(body.get("errors").is_none(), "{body}");
     // priorities: 2 x (nodes 1 + slug 1 + measures (20 x slug 1 + 1)) + 1 for the page.
     assert_eq!(cost_of(&body), (2 * (1 + 1 + 21) + 1, 20_000));
-    let history = app.graphql(r#"{ measure(slug: "suicide-rate") { observations(first: 5) { nodes {
-        history(first: 3) { value } } } } }"#, json!({})).await;
+    let history = app
+        .graphql(
+            r#"{ measure(slug: "suicide-rate") { observations(first: 5) { nodes {
+        history(first: 3) { value } } } } }"#,
+            json!({}),
+        )
+        .await;
     assert!(history.get("errors").is_none(), "{history}");
     // measure 1 + observations (5 x (nodes 1 + history (3 x value 1 + 1)) + 1).
     assert_eq!(cost_of(&history).0, 1 + (5 * (1 + (3 + 1)) + 1));
     let camden = app.token("camden", &[Role::Submitter]);
     submit(&app, &camden, input("camden", vec![value("suicide-rate", "E09000007", "2020-22", 8.1)])).await;
     let (_, too_long) = app
-        .graphql_as(&camden, r#"{ measure(slug: "suicide-rate") { observations(first: 1) { nodes {
-            history(first: 101) { value } } } } }"#, json!({}))
+        .graphql_as(
+            &camden,
+            r#"{ measure(slug: "suicide-rate") { observations(first: 1) { nodes {
+            history(first: 101) { value } } } } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(error_codes(&too_long), ["BAD_USER_INPUT"], "{too_long}");
 }
@@ -88,11 +100,16 @@ async fn approve_raced_against_reject_decides_once() {
     let camden = app.token("camden", &[Role::Submitter]);
     for round in 0..4 {
         let period = format!("{}/{:02}", 2010 + round, 11 + round);
-        let payload = submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", &period, 60.0)])).await;
+        let payload =
+            submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", &period, 60.0)])).await;
         let id = payload["return"]["id"].clone();
         let one = app.token_for("north-central-london-ics", "one@ncl", &[Role::Approver]);
         let two = app.token_for("north-central-london-ics", "two@ncl", &[Role::Approver]);
-        let q = |m: &str| format!("mutation($id: ID!) {{ {m}(input: {{ id: $id }}) {{ return {{ status }} userErrors {{ code }} }} }}");
+        let q = |m: &str| {
+            format!(
+                "mutation($id: ID!) {{ {m}(input: {{ id: $id }}) {{ return {{ status }} userErrors {{ code }} }} }}"
+            )
+        };
         let (approve, reject) = (q("approveReturn"), q("rejectReturn"));
         let (a, b) = tokio::join!(
             app.graphql_as(&one, &approve, json!({ "id": id })),
@@ -105,7 +122,11 @@ async fn approve_raced_against_reject_decides_once() {
         assert_eq!((won.len(), lost.len()), (1, 1), "one decision lands, the other is told: {results:?}");
         let admin = app.token("gla", &[Role::Admin]);
         let events = app
-            .data_as(&admin, "query($id: ID!) { auditEvents(entityType: \"Return\", entityId: $id) { totalCount } }", json!({ "id": id }))
+            .data_as(
+                &admin,
+                "query($id: ID!) { auditEvents(entityType: \"Return\", entityId: $id) { totalCount } }",
+                json!({ "id": id }),
+            )
             .await;
         assert_eq!(events["auditEvents"]["totalCount"], 2, "submitted, then decided once");
     }
@@ -114,12 +135,8 @@ async fn approve_raced_against_reject_decides_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_mixed_writers_at_once_get_no_server_error_and_every_acknowledged_write_lands() {
     let app = spawn_app().await;
-    let boroughs = [
-        ("camden", "E09000007"),
-        ("hackney", "E09000012"),
-        ("islington", "E09000019"),
-        ("croydon", "E09000008"),
-    ];
+    let boroughs =
+        [("camden", "E09000007"), ("hackney", "E09000012"), ("islington", "E09000019"), ("croydon", "E09000008")];
     let admin = app.token("gla", &[Role::Admin]);
     let mut tasks = Vec::new();
     for i in 0..16usize {
@@ -169,7 +186,8 @@ async fn sixteen_mixed_writers_at_once_get_no_server_error_and_every_acknowledge
             .data_as(&token, r#"query($g: String) { measure(slug: "school-readiness") { observations(geography: $g) { nodes { history(first: 100) { value } } } } }"#, json!({ "g": code }))
             .await;
         for node in data["measure"]["observations"]["nodes"].as_array().expect("list") {
-            in_history.extend(node["history"].as_array().expect("history").iter().map(|h| h["value"].as_f64().expect("v")));
+            in_history
+                .extend(node["history"].as_array().expect("history").iter().map(|h| h["value"].as_f64().expect("v")));
         }
     }
     acknowledged.sort_by(f64::total_cmp);
@@ -182,8 +200,10 @@ async fn sixteen_mixed_writers_at_once_get_no_server_error_and_every_acknowledge
 async fn a_value_resent_while_its_first_return_is_in_review_survives_that_returns_rejection() {
     let app = spawn_app().await;
     let camden = app.token("camden", &[Role::Submitter]);
-    let first = submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
-    let again = submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
+    let first =
+        submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
+    let again =
+        submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
     assert_eq!((again["accepted"].clone(), again["unchanged"].clone()), (json!(1), json!(0)));
     let ncl = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
     let decide = |m: &str| format!("mutation($id: ID!) {{ {m}(input: {{ id: $id }}) {{ userErrors {{ code }} }} }}");
@@ -213,10 +233,15 @@ async fn what_is_seen(app: &TestApp, token: &str, return_id: &Value, observation
 async fn a_sibling_borough_sees_nothing_in_review_on_any_path() {
     let app = spawn_app().await;
     let camden = app.token("camden", &[Role::Submitter]);
-    let payload = submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
+    let payload =
+        submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 67.2)])).await;
     let return_id = payload["return"]["id"].clone();
     let obs = app
-        .data_as(&camden, r#"{ measure(slug: "school-readiness") { observations(geography: "E09000007") { nodes { id } } } }"#, json!({}))
+        .data_as(
+            &camden,
+            r#"{ measure(slug: "school-readiness") { observations(geography: "E09000007") { nodes { id } } } }"#,
+            json!({}),
+        )
         .await;
     let observation_id = obs["measure"]["observations"]["nodes"][0]["id"].clone();
     let own = what_is_seen(&app, &camden, &return_id, &observation_id).await;
@@ -263,7 +288,8 @@ async fn nul_and_other_control_characters_and_oversized_text_are_answered_with_a
     let app = spawn_app().await;
     let camden = app.token("camden", &[Role::Submitter]);
     for search in ["a\u{0}b", "\u{1b}[31m"] {
-        let body = app.graphql("query($s: String) { caseStudies(search: $s) { totalCount } }", json!({ "s": search })).await;
+        let body =
+            app.graphql("query($s: String) { caseStudies(search: $s) { totalCount } }", json!({ "s": search })).await;
         assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
     }
     let inline = app.graphql(r#"{ caseStudies(search: "a\u0000b") { totalCount } }"#, json!({})).await;
@@ -276,7 +302,12 @@ async fn nul_and_other_control_characters_and_oversized_text_are_answered_with_a
     let body = app.graphql("query($s: String) { caseStudies(search: $s) { totalCount } }", json!({ "s": long })).await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
     // In a return: the note of a value and of the return.
-    let mut vars = input("camden", vec![json!({ "measure": "school-readiness", "geography": "E09000007", "period": "2022/23", "value": 60.0, "note": "bad\u{0}" })]);
+    let mut vars = input(
+        "camden",
+        vec![
+            json!({ "measure": "school-readiness", "geography": "E09000007", "period": "2022/23", "value": 60.0, "note": "bad\u{0}" }),
+        ],
+    );
     let (status, body) = app.graphql_as(&camden, SUBMIT, vars.clone()).await;
     assert_eq!((status, error_codes(&body)), (200, vec!["BAD_USER_INPUT".to_owned()]));
     vars["input"]["values"][0]["note"] = json!("two\nlines\tare fine");
@@ -308,8 +339,15 @@ async fn submissions_cut_off_mid_flight_leave_every_return_whole_or_absent_and_n
         tasks.push(tokio::spawn(async move {
             // Most callers hang up after a few milliseconds; every fourth waits for its answer.
             let cut = if i % 4 == 0 { 30_000 } else { 1 + (i as u64 * 7) % 25 };
-            let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(cut)).build().expect("client");
-            client.post(format!("{address}/graphql")).bearer_auth(token).json(&body).send().await.map(|r| r.status().as_u16())
+            let client =
+                reqwest::Client::builder().timeout(std::time::Duration::from_millis(cut)).build().expect("client");
+            client
+                .post(format!("{address}/graphql"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
         }));
     }
     for t in tasks {
@@ -327,7 +365,10 @@ async fn submissions_cut_off_mid_flight_leave_every_return_whole_or_absent_and_n
         let obs = &r["observations"];
         assert_eq!(obs["totalCount"], 50, "a return is whole: {r}");
         let first = &obs["nodes"][0]["value"];
-        assert!(obs["nodes"].as_array().expect("list").iter().all(|o| &o["value"] == first), "one return's values only");
+        assert!(
+            obs["nodes"].as_array().expect("list").iter().all(|o| &o["value"] == first),
+            "one return's values only"
+        );
     }
     let db = app.database().await;
     if app.database_url.starts_with("postgres") {
