@@ -1,0 +1,64 @@
+//! Reading returns back: the list and look-ups, limited to what the caller may see.
+
+use entity::{observation, return_};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr};
+
+use crate::{
+    catalogue::{
+        Visibility,
+        page::{self, Page, PageArgs},
+    },
+    error::AppResult,
+    values::ReturnStatus,
+};
+
+/// Filters of the `returns` list.
+#[derive(Debug, Default, Clone)]
+pub struct ReturnFilter {
+    pub organisation: Option<i64>,
+    pub status: Option<ReturnStatus>,
+}
+
+/// SQL: the returns the caller may see, those of organisations based in the areas whose work
+/// in review it sees.
+fn shown(visibility: &Visibility) -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(format!("organisation_id IN ({})", visibility.organisations_in_review_areas()))
+}
+
+/// Returns the caller may see, oldest first; partners with a role only.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &ReturnFilter,
+    visibility: &Visibility,
+    args: PageArgs,
+) -> AppResult<Page<return_::Model>> {
+    let mut select = return_::Entity::find().filter(shown(visibility));
+    if let Some(org) = filter.organisation {
+        select = select.filter(return_::Column::OrganisationId.eq(org));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(return_::Column::Status.eq(status.as_str()));
+    }
+    page::fetch(db, select, return_::Column::Id, |m| m.id, args).await
+}
+
+pub async fn by_ids(db: &DatabaseConnection, ids: &[i64], visibility: &Visibility) -> AppResult<Vec<return_::Model>> {
+    if !visibility.partner() || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(return_::Entity::find()
+        .filter(return_::Column::Id.is_in(ids.iter().copied()))
+        .filter(shown(visibility))
+        .all(db)
+        .await?)
+}
+
+/// The values a return carried.
+pub async fn observations_of(
+    db: &DatabaseConnection,
+    return_id: i64,
+    args: PageArgs,
+) -> AppResult<Page<observation::Model>> {
+    let select = observation::Entity::find().filter(observation::Column::ReturnId.eq(return_id));
+    page::fetch(db, select, observation::Column::Id, |m| m.id, args).await
+}

@@ -1,0 +1,191 @@
+//! Submitting a return: check every row (a first pass off the async runtime), answer a
+//! replayed key with its first result, then write, trying again while other writers hold
+//! what it needs.
+
+use std::collections::HashSet;
+
+use entity::{geography, measure, period_lock, return_};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+
+use super::validate::Rules;
+use super::write::{WriteError, write};
+use super::{MAX_ERRORS, MAX_NOTE, Rows, Submission, SubmitOutcome, WRITE_PATIENCE};
+use crate::{
+    auth::Principal,
+    db::{Fault, fault},
+    error::{AppError, AppResult, UserError},
+    values::{Lines, Role, UserErrorCode, describe_character, forbidden_character},
+};
+
+fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
+    SubmitOutcome { user_errors: vec![UserError::new(field, code, message)], ..SubmitOutcome::default() }
+}
+
+/// Submits a return for the caller's organisation. Expected problems are answered in the
+/// outcome's `user_errors`; only faults are errors.
+pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Submission) -> AppResult<SubmitOutcome> {
+    if submission.organisation != actor.organisation.slug {
+        return Err(AppError::Forbidden(format!(
+            "your token is for {}, not {}: a partner submits its own returns",
+            actor.organisation.slug, submission.organisation
+        )));
+    }
+    actor.require_role(Role::Submitter)?;
+    if let Some(key) = &submission.idempotency_key
+        && (key.trim().is_empty() || key.len() > 200 || forbidden_character(key, Lines::One).is_some())
+    {
+        return Ok(refused(
+            &["idempotencyKey"],
+            UserErrorCode::Invalid,
+            "an idempotency key has 1 to 200 characters and no control characters",
+        ));
+    }
+    if let Some(c) = submission.note.as_deref().and_then(|n| forbidden_character(n, Lines::Many)) {
+        return Ok(refused(
+            &["note"],
+            UserErrorCode::Invalid,
+            format!("the note holds the control character {}, which is not allowed", describe_character(c)),
+        ));
+    }
+    if submission.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Ok(refused(
+            &["note"],
+            UserErrorCode::TooLong,
+            format!("a note may have at most {MAX_NOTE} characters"),
+        ));
+    }
+    let rules = Rules {
+        measures: measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
+        geographies: geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
+        locks: period_lock::Entity::find().all(db).await?.into_iter().map(|l| (l.measure_id, l.period)).collect(),
+        scope: actor.scope.clone(),
+        seen: HashSet::new(),
+    };
+    // The first pass reads and checks every row: a file of any length, so off the async
+    // runtime, where it would hold up other requests.
+    let head = serde_json::to_vec(&(&submission.organisation, &submission.note)).unwrap_or_default();
+    let rows = submission.rows.clone();
+    let pass = tokio::task::spawn_blocking(move || first_pass(&rows, rules, &head))
+        .await
+        .map_err(|e| AppError::Internal(format!("checking a return failed: {e}")))??;
+    let FirstPass { mut rules, mut errors, errors_truncated, rejected, count, print } = pass;
+    if count == 0 {
+        return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
+    }
+    if !submission.dry_run
+        && let Some(earlier) = replay(db, actor, &submission, &print).await?
+    {
+        return Ok(earlier);
+    }
+    if rejected > 0 {
+        errors.sort_by_key(|e| e.row.unwrap_or(-1));
+        return Ok(SubmitOutcome {
+            rejected,
+            user_errors: errors,
+            user_errors_truncated: errors_truncated,
+            ..SubmitOutcome::default()
+        });
+    }
+
+    // Second pass: write, trying again while other writers hold what this one needs.
+    let started = std::time::Instant::now();
+    for attempt in 1u64.. {
+        rules.seen.clear();
+        match write(db, actor, &submission, &print, &mut rules).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(WriteError::Db(e)) if matches!(fault(&e), Fault::Contention | Fault::Unique) => {
+                if started.elapsed() >= WRITE_PATIENCE {
+                    tracing::warn!(error = %e, attempt, "a return gave up waiting for other writers");
+                    return Err(AppError::busy());
+                }
+                if !submission.dry_run
+                    && let Some(earlier) = replay(db, actor, &submission, &print).await?
+                {
+                    return Ok(earlier);
+                }
+                // Back off a little more each time, spread so that racing writers part.
+                let pause = 5 + (attempt * 7 + u64::from(std::process::id())) % 40 + attempt.min(20) * 5;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(WriteError::Db(e)) => return Err(e.into()),
+            Err(WriteError::Refused(errors)) => {
+                let rejected = i32::try_from(errors.len()).unwrap_or(i32::MAX);
+                return Ok(SubmitOutcome { rejected, user_errors: errors, ..SubmitOutcome::default() });
+            }
+            Err(WriteError::App(e)) => return Err(e),
+        }
+    }
+    unreachable!("BUG: the attempts never run out; the patience does")
+}
+
+/// What the first pass over a return's rows found.
+struct FirstPass {
+    rules: Rules,
+    errors: Vec<UserError>,
+    errors_truncated: bool,
+    rejected: i32,
+    count: usize,
+    /// The digest of the return (its organisation, note and rows), so that an idempotency
+    /// key reused for other data is caught.
+    print: String,
+}
+
+/// Checks every row, keeping only the keys seen (so any length fits in bounded memory).
+fn first_pass(rows: &Rows, mut rules: Rules, head: &[u8]) -> AppResult<FirstPass> {
+    let mut digest = Sha256::new();
+    digest.update(head);
+    let (mut errors, mut errors_truncated, mut rejected, mut count) = (Vec::new(), false, 0, 0usize);
+    for item in rows.open()? {
+        count += 1;
+        let problems = match item {
+            Ok(raw) => {
+                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
+                let mut found = Vec::new();
+                rules.check(&raw, &mut found);
+                found
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            rejected += 1;
+            let room = MAX_ERRORS.saturating_sub(errors.len());
+            errors_truncated |= problems.len() > room;
+            errors.extend(problems.into_iter().take(room));
+        }
+    }
+    let print = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(FirstPass { rules, errors, errors_truncated, rejected, count, print })
+}
+
+/// The stored outcome of an earlier return with the same key from the same organisation.
+async fn replay(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    s: &Submission,
+    print: &str,
+) -> AppResult<Option<SubmitOutcome>> {
+    let Some(key) = &s.idempotency_key else { return Ok(None) };
+    let Some(earlier) = return_::Entity::find()
+        .filter(return_::Column::OrganisationId.eq(actor.organisation.id))
+        .filter(return_::Column::IdempotencyKey.eq(key.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if earlier.request_fingerprint.as_deref() != Some(print) {
+        return Ok(Some(refused(
+            &["idempotencyKey"],
+            UserErrorCode::Conflict,
+            format!("the key '{key}' was used for a different return (return {}); use a new key", earlier.id),
+        )));
+    }
+    let mut outcome: SubmitOutcome = earlier
+        .outcome
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .ok_or_else(|| AppError::Internal(format!("return {} has no stored outcome", earlier.id)))?;
+    outcome.replayed = true;
+    Ok(Some(outcome))
+}
