@@ -15,7 +15,7 @@ use super::{
     scalars::PeriodScalar,
 };
 use crate::{
-    picture::trajectory::{self, Judgement, Point},
+    picture::trajectory::{self, Judgement},
     values::{Period, PeriodType, Polarity, TrajectoryStatus},
 };
 
@@ -114,12 +114,6 @@ impl Commitment {
         })
     }
 
-    /// The last day of a stated period, read as the measure's period type or as a calendar year.
-    fn end_of(period: Option<&String>, period_type: PeriodType) -> Option<chrono::NaiveDate> {
-        let period = Period::parse(period?).ok()?;
-        period.bounds(period_type).or_else(|| period.bounds(PeriodType::CalendarYear)).map(|b| b.end)
-    }
-
     /// London's current values for the commitment's measure, and the measure's period type
     /// and polarity.
     async fn london_series(
@@ -139,16 +133,7 @@ impl Commitment {
     async fn judgement(&self, ctx: &Context<'_>) -> Result<Judgement> {
         let no_data = Judgement { status: TrajectoryStatus::NoData, progress: None };
         let Some((series, period_type, polarity)) = self.london_series(ctx).await? else { return Ok(no_data) };
-        let c = &self.0;
-        let point = |value: Option<f64>, period: Option<&String>| {
-            Some(Point { value: value?, at: Self::end_of(period, period_type)? })
-        };
-        let first = series.first().map(|o| Point { value: o.value, at: o.period_end });
-        let latest = series.last().map(|o| Point { value: o.value, at: o.period_end });
-        // A baseline without a period cannot anchor a line; London's first value then does.
-        let baseline = point(c.baseline_value, c.baseline_period.as_ref()).or(first);
-        let target = point(c.target_value, c.target_period.as_ref());
-        Ok(trajectory::judge(baseline, target, latest, polarity))
+        Ok(trajectory::judge_commitment(&self.0, &series, period_type, polarity))
     }
 }
 

@@ -3,8 +3,9 @@
 //! expected to be steady, and a value behind the line by its own period is off track.
 
 use chrono::NaiveDate;
+use entity::{commitment, observation};
 
-use crate::values::{Polarity, TrajectoryStatus};
+use crate::values::{Period, PeriodType, Polarity, TrajectoryStatus};
 
 /// A value at a moment: the last day of the period it describes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +21,31 @@ pub struct Judgement {
     /// The share of the way from baseline to target: 0 at the baseline, 1 at the target,
     /// negative when the value has moved away from the target. `None` without a baseline.
     pub progress: Option<f64>,
+}
+
+/// The last day of a stated period, read as the measure's period type or as a calendar year
+/// (targets are often "by 2030").
+fn end_of(period: Option<&String>, period_type: PeriodType) -> Option<NaiveDate> {
+    let period = Period::parse(period?).ok()?;
+    period.bounds(period_type).or_else(|| period.bounds(PeriodType::CalendarYear)).map(|b| b.end)
+}
+
+/// Judges a commitment on London's series of current values for its measure (oldest period
+/// first): its stated baseline and target, or London's first value as the baseline when the
+/// strategy gives none with a period, since a baseline without a date cannot anchor a line.
+pub fn judge_commitment(
+    c: &commitment::Model,
+    series: &[observation::Model],
+    period_type: PeriodType,
+    polarity: Polarity,
+) -> Judgement {
+    let point =
+        |value: Option<f64>, period: Option<&String>| Some(Point { value: value?, at: end_of(period, period_type)? });
+    let first = series.first().map(|o| Point { value: o.value, at: o.period_end });
+    let latest = series.last().map(|o| Point { value: o.value, at: o.period_end });
+    let baseline = point(c.baseline_value, c.baseline_period.as_ref()).or(first);
+    let target = point(c.target_value, c.target_period.as_ref());
+    judge(baseline, target, latest, polarity)
 }
 
 /// Judges `latest` against the line from `baseline` to `target`. Which way is better comes
