@@ -1,5 +1,9 @@
 //! Case studies: initiatives and local examples, linked to priorities, areas and organisations.
 
+mod edits;
+
+pub use edits::*;
+
 use std::collections::HashMap;
 
 use entity::{case_study, case_study_geography, case_study_organisation, case_study_priority, geography};

@@ -1,5 +1,9 @@
 //! Outcome measures.
 
+mod edits;
+
+pub use edits::*;
+
 use entity::measure;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 

@@ -4,7 +4,7 @@
 
 pub mod case_studies;
 pub mod checks;
-pub mod edits;
+pub mod edit;
 pub mod geographies;
 pub mod measures;
 pub mod observations;

@@ -1,5 +1,9 @@
 //! Organisations: councils, ICSs, regional bodies and the other actors of the strategy.
 
+mod edits;
+
+pub use edits::*;
+
 use entity::{organisation, organisation_member};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 

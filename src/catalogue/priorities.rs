@@ -1,5 +1,9 @@
 //! Priorities and the commitments made under them.
 
+mod edits;
+
+pub use edits::*;
+
 use entity::{commitment, priority};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 

@@ -14,7 +14,7 @@ use super::{
     scalars::PeriodScalar,
 };
 use crate::{
-    catalogue::edits::{self, Change, StatedValue},
+    catalogue::{case_studies, edit::Change, measures, organisations, priorities, priorities::StatedValue},
     error::{Outcome, UserError},
     values::{OrganisationKind, PeriodType, Polarity, Role, Unit},
 };
@@ -254,7 +254,7 @@ impl CatalogueMutation {
     /// Adds a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_priority(&self, ctx: &Context<'_>, input: CreatePriorityInput) -> Result<PriorityPayload> {
-        let new = edits::NewPriority {
+        let new = priorities::NewPriority {
             slug: input.slug,
             number: input.number,
             title: input.title,
@@ -262,28 +262,28 @@ impl CatalogueMutation {
             challenge: input.challenge,
         };
         let (priority, user_errors) =
-            split(edits::create_priority(&request(ctx).db, actor(ctx)?, new).await.gql()?, Priority);
+            split(priorities::create_priority(&request(ctx).db, actor(ctx)?, new).await.gql()?, Priority);
         Ok(PriorityPayload { priority, user_errors })
     }
 
     /// Changes a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_priority(&self, ctx: &Context<'_>, input: UpdatePriorityInput) -> Result<PriorityPayload> {
-        let changes = edits::PriorityChanges {
+        let changes = priorities::PriorityChanges {
             slug: input.slug,
             title: input.title,
             ambition: input.ambition,
             challenge: change(input.challenge),
         };
         let (priority, user_errors) =
-            split(edits::update_priority(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Priority);
+            split(priorities::update_priority(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Priority);
         Ok(PriorityPayload { priority, user_errors })
     }
 
     /// Adds a commitment under a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_commitment(&self, ctx: &Context<'_>, input: CreateCommitmentInput) -> Result<CommitmentPayload> {
-        let new = edits::NewCommitment {
+        let new = priorities::NewCommitment {
             priority: input.priority,
             slug: input.slug,
             statement: input.statement,
@@ -292,14 +292,14 @@ impl CatalogueMutation {
             target: input.target.map(Into::into),
         };
         let (commitment, user_errors) =
-            split(edits::create_commitment(&request(ctx).db, actor(ctx)?, new).await.gql()?, Commitment);
+            split(priorities::create_commitment(&request(ctx).db, actor(ctx)?, new).await.gql()?, Commitment);
         Ok(CommitmentPayload { commitment, user_errors })
     }
 
     /// Changes a commitment. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_commitment(&self, ctx: &Context<'_>, input: UpdateCommitmentInput) -> Result<CommitmentPayload> {
-        let changes = edits::CommitmentChanges {
+        let changes = priorities::CommitmentChanges {
             slug: input.slug,
             statement: input.statement,
             measure: change(input.measure),
@@ -307,14 +307,14 @@ impl CatalogueMutation {
             target: change(input.target).map(|v| v.map(Into::into)),
         };
         let (commitment, user_errors) =
-            split(edits::update_commitment(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Commitment);
+            split(priorities::update_commitment(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Commitment);
         Ok(CommitmentPayload { commitment, user_errors })
     }
 
     /// Adds an outcome measure. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_measure(&self, ctx: &Context<'_>, input: CreateMeasureInput) -> Result<MeasurePayload> {
-        let new = edits::NewMeasure {
+        let new = measures::NewMeasure {
             slug: input.slug,
             name: input.name,
             description: input.description,
@@ -327,14 +327,14 @@ impl CatalogueMutation {
             source: input.source,
         };
         let (measure, user_errors) =
-            split(edits::create_measure(&request(ctx).db, actor(ctx)?, new).await.gql()?, Measure);
+            split(measures::create_measure(&request(ctx).db, actor(ctx)?, new).await.gql()?, Measure);
         Ok(MeasurePayload { measure, user_errors })
     }
 
     /// Changes a measure (not its unit or period type). ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_measure(&self, ctx: &Context<'_>, input: UpdateMeasureInput) -> Result<MeasurePayload> {
-        let changes = edits::MeasureChanges {
+        let changes = measures::MeasureChanges {
             slug: input.slug,
             name: input.name,
             description: input.description,
@@ -345,7 +345,7 @@ impl CatalogueMutation {
             source: change(input.source),
         };
         let (measure, user_errors) =
-            split(edits::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);
+            split(measures::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);
         Ok(MeasurePayload { measure, user_errors })
     }
 
@@ -356,7 +356,7 @@ impl CatalogueMutation {
         ctx: &Context<'_>,
         input: CreateOrganisationInput,
     ) -> Result<OrganisationPayload> {
-        let new = edits::NewOrganisation {
+        let new = organisations::NewOrganisation {
             slug: input.slug,
             name: input.name,
             kind: input.kind,
@@ -366,7 +366,7 @@ impl CatalogueMutation {
             members: input.members,
         };
         let (organisation, user_errors) =
-            split(edits::create_organisation(&request(ctx).db, actor(ctx)?, new).await.gql()?, Organisation);
+            split(organisations::create_organisation(&request(ctx).db, actor(ctx)?, new).await.gql()?, Organisation);
         Ok(OrganisationPayload { organisation, user_errors })
     }
 
@@ -377,7 +377,7 @@ impl CatalogueMutation {
         ctx: &Context<'_>,
         input: UpdateOrganisationInput,
     ) -> Result<OrganisationPayload> {
-        let changes = edits::OrganisationChanges {
+        let changes = organisations::OrganisationChanges {
             slug: input.slug,
             name: input.name,
             kind: input.kind,
@@ -386,15 +386,17 @@ impl CatalogueMutation {
             website: change(input.website),
             members: input.members,
         };
-        let (organisation, user_errors) =
-            split(edits::update_organisation(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Organisation);
+        let (organisation, user_errors) = split(
+            organisations::update_organisation(&request(ctx).db, actor(ctx)?, changes).await.gql()?,
+            Organisation,
+        );
         Ok(OrganisationPayload { organisation, user_errors })
     }
 
     /// Adds a case study in the caller's area, unpublished. SUBMITTER only.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
     async fn create_case_study(&self, ctx: &Context<'_>, input: CreateCaseStudyInput) -> Result<CaseStudyPayload> {
-        let new = edits::NewCaseStudy {
+        let new = case_studies::NewCaseStudy {
             slug: input.slug,
             title: input.title,
             summary: input.summary,
@@ -404,14 +406,14 @@ impl CatalogueMutation {
             organisations: input.organisations,
         };
         let (case_study, user_errors) =
-            split(edits::create_case_study(&request(ctx).db, actor(ctx)?, new).await.gql()?, CaseStudy);
+            split(case_studies::create_case_study(&request(ctx).db, actor(ctx)?, new).await.gql()?, CaseStudy);
         Ok(CaseStudyPayload { case_study, user_errors })
     }
 
     /// Changes a case study whose areas lie in the caller's area. SUBMITTER only.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
     async fn update_case_study(&self, ctx: &Context<'_>, input: UpdateCaseStudyInput) -> Result<CaseStudyPayload> {
-        let changes = edits::CaseStudyChanges {
+        let changes = case_studies::CaseStudyChanges {
             slug: input.slug,
             title: input.title,
             summary: input.summary,
@@ -421,7 +423,7 @@ impl CatalogueMutation {
             organisations: input.organisations,
         };
         let (case_study, user_errors) =
-            split(edits::update_case_study(&request(ctx).db, actor(ctx)?, changes).await.gql()?, CaseStudy);
+            split(case_studies::update_case_study(&request(ctx).db, actor(ctx)?, changes).await.gql()?, CaseStudy);
         Ok(CaseStudyPayload { case_study, user_errors })
     }
 
@@ -429,7 +431,7 @@ impl CatalogueMutation {
     #[graphql(guard = "RoleGuard(PUBLISHER)")]
     async fn publish_case_study(&self, ctx: &Context<'_>, input: PublishCaseStudyInput) -> Result<CaseStudyPayload> {
         let (case_study, user_errors) =
-            split(edits::publish_case_study(&request(ctx).db, actor(ctx)?, &input.slug).await.gql()?, CaseStudy);
+            split(case_studies::publish_case_study(&request(ctx).db, actor(ctx)?, &input.slug).await.gql()?, CaseStudy);
         Ok(CaseStudyPayload { case_study, user_errors })
     }
 }

@@ -1,0 +1,181 @@
+//! Changes to measures (administrators only). The unit and period type are fixed once
+//! created: values already submitted are in them.
+
+use chrono::Utc;
+use entity::measure;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder};
+
+use crate::catalogue::checks::{Checks, MAX_NAME, MAX_TEXT};
+use crate::{
+    audit::{self, EntityType},
+    auth::Principal,
+    error::{AppResult, Outcome},
+    values::{PeriodType, Polarity, Unit, UserErrorCode},
+};
+
+use crate::catalogue::edit::{Change, begin, finish, refused};
+
+pub struct NewMeasure {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub unit: Unit,
+    pub polarity: Polarity,
+    pub period_type: PeriodType,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub priority: Option<String>,
+    pub source: Option<String>,
+}
+
+/// The unit and period type are not changeable: values already submitted are in them.
+pub struct MeasureChanges {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub polarity: Option<Polarity>,
+    pub min_value: Change<f64>,
+    pub max_value: Change<f64>,
+    pub priority: Change<String>,
+    pub source: Change<String>,
+}
+
+/// The bounds a unit implies when none are given: percentages 0 to 100, differences of
+/// percentages -100 to 100, rates, counts and years not negative.
+pub fn default_bounds(unit: Unit) -> (Option<f64>, Option<f64>) {
+    match unit {
+        Unit::Percent => (Some(0.0), Some(100.0)),
+        Unit::PercentagePoints => (Some(-100.0), Some(100.0)),
+        Unit::RatePer100 | Unit::RatePer1000 | Unit::RatePer100000 | Unit::Count | Unit::Years => (Some(0.0), None),
+    }
+}
+
+fn check_bounds(c: &mut Checks, min: Option<f64>, max: Option<f64>) {
+    if let Some(v) = min {
+        c.finite(&["minValue"], v);
+    }
+    if let Some(v) = max {
+        c.finite(&["maxValue"], v);
+    }
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        c.push(&["minValue"], UserErrorCode::Invalid, format!("`minValue` {lo} is above `maxValue` {hi}"));
+    }
+}
+
+pub async fn create_measure(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    input: NewMeasure,
+) -> AppResult<Outcome<measure::Model>> {
+    let mut c = Checks::default();
+    let slug = c.slug("slug", &input.slug);
+    let name = c.text("name", &input.name, MAX_NAME);
+    let description = c.text("description", &input.description, MAX_TEXT);
+    let source = c.optional_text("source", input.source.as_deref(), MAX_NAME);
+    let (default_min, default_max) = default_bounds(input.unit);
+    let (min, max) = (input.min_value.or(default_min), input.max_value.or(default_max));
+    check_bounds(&mut c, min, max);
+    let tx = begin(db).await?;
+    if let Some(s) = &slug
+        && crate::catalogue::measures::by_slug(&tx, s.as_str()).await?.is_some()
+    {
+        c.push(&["slug"], UserErrorCode::Taken, format!("a measure already has the slug '{s}'"));
+    }
+    let priority = match &input.priority {
+        Some(p) => {
+            let found = crate::catalogue::priorities::by_slug(&tx, p).await?;
+            if found.is_none() {
+                c.push(&["priority"], UserErrorCode::NotFound, format!("no priority has the slug '{p}'"));
+            }
+            found
+        }
+        None => None,
+    };
+    if let Err(e) = c.finish() {
+        return finish(tx, Err(e)).await;
+    }
+    let (Some(slug), Some(name), Some(description), Some(source)) = (slug, name, description, source) else {
+        unreachable!("BUG: checks passed without values")
+    };
+    let position =
+        measure::Entity::find().order_by_desc(measure::Column::Position).one(&tx).await?.map_or(1, |m| m.position + 1);
+    let now = Utc::now();
+    let row = measure::ActiveModel {
+        slug: Set(slug.to_string()),
+        name: Set(name),
+        description: Set(description),
+        unit: Set(input.unit.as_str().to_owned()),
+        polarity: Set(input.polarity.as_str().to_owned()),
+        period_type: Set(input.period_type.as_str().to_owned()),
+        min_value: Set(min),
+        max_value: Set(max),
+        whole_number: Set(input.unit == Unit::Count),
+        priority_id: Set(priority.map(|p| p.id)),
+        position: Set(position),
+        source: Set(source),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(&tx, actor, "createMeasure", EntityType::Measure, row.id, None, Some(&row)).await?;
+    finish(tx, Ok(row)).await
+}
+
+pub async fn update_measure(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    input: MeasureChanges,
+) -> AppResult<Outcome<measure::Model>> {
+    let mut c = Checks::default();
+    let name = input.name.as_deref().map(|n| c.text("name", n, MAX_NAME));
+    let description = input.description.as_deref().map(|d| c.text("description", d, MAX_TEXT));
+    let source = input.source.as_ref().map(|s| c.optional_text("source", s.as_deref(), MAX_NAME));
+    let tx = begin(db).await?;
+    let Some(before) = crate::catalogue::measures::by_slug(&tx, &input.slug).await? else {
+        tx.rollback().await?;
+        return refused(&["slug"], UserErrorCode::NotFound, format!("no measure has the slug '{}'", input.slug));
+    };
+    let min = input.min_value.unwrap_or(before.min_value);
+    let max = input.max_value.unwrap_or(before.max_value);
+    check_bounds(&mut c, min, max);
+    let priority = match &input.priority {
+        Some(Some(p)) => {
+            let found = crate::catalogue::priorities::by_slug(&tx, p).await?;
+            if found.is_none() {
+                c.push(&["priority"], UserErrorCode::NotFound, format!("no priority has the slug '{p}'"));
+            }
+            found.map(|p| Some(p.id))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Err(e) = c.finish() {
+        return finish(tx, Err(e)).await;
+    }
+    let mut row = before.clone().into_active_model();
+    if let Some(Some(n)) = name {
+        row.name = Set(n);
+    }
+    if let Some(Some(d)) = description {
+        row.description = Set(d);
+    }
+    if let Some(p) = input.polarity {
+        row.polarity = Set(p.as_str().to_owned());
+    }
+    if let Some(Some(s)) = source {
+        row.source = Set(s);
+    }
+    if let Some(p) = priority {
+        row.priority_id = Set(p);
+    }
+    row.min_value = Set(min);
+    row.max_value = Set(max);
+    row.updated_at = Set(Utc::now());
+    let after = row.update(&tx).await?;
+    audit::record(&tx, actor, "updateMeasure", EntityType::Measure, after.id, Some(&before), Some(&after)).await?;
+    finish(tx, Ok(after)).await
+}
