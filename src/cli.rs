@@ -8,9 +8,7 @@ use crate::{
     catalogue::organisations,
     config::Config,
     db::Database,
-    graphql,
-    http::returns_csv::CsvSummary,
-    returns, startup,
+    graphql, returns, startup,
     values::Role,
 };
 
@@ -152,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 note,
             };
             let outcome = returns::submit(&db.conn, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let summary = CsvSummary::new(outcome);
+            let summary = returns::Summary::new(outcome);
             println!("{}", serde_json::to_string_pretty(&summary)?);
             if summary.refused() {
                 bail!("the return was refused: nothing was written");

@@ -23,16 +23,14 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
 use super::{AppState, graphql::principal};
 use crate::{
     error::AppError,
-    graphql::ids::{NodeType, encode},
     http::MAX_CSV_BYTES,
-    returns::{self, Rows, Submission, SubmitOutcome},
-    values::UserErrorCode,
+    returns::{self, Rows, Submission, Summary},
 };
 
 #[derive(Debug, Deserialize)]
@@ -43,27 +41,6 @@ pub struct CsvParams {
     #[serde(default)]
     dry_run: bool,
     note: Option<String>,
-}
-
-/// The summary, as JSON: the outcome with the return's global ID.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CsvSummary {
-    #[serde(rename = "return")]
-    return_id: Option<String>,
-    #[serde(flatten)]
-    outcome: SubmitOutcome,
-}
-
-impl CsvSummary {
-    pub fn new(outcome: SubmitOutcome) -> Self {
-        Self { return_id: outcome.return_id.map(|id| encode(NodeType::Return, id).0), outcome }
-    }
-
-    /// True when the return was refused.
-    pub fn refused(&self) -> bool {
-        !self.outcome.user_errors.is_empty()
-    }
 }
 
 /// A failure as JSON with its code, answered with `status`.
@@ -204,10 +181,10 @@ pub async fn post(
     .await;
     match result {
         Ok(Ok(outcome)) => {
-            let summary = CsvSummary::new(outcome);
+            let summary = Summary::new(outcome);
             let status = if !summary.refused() {
                 StatusCode::OK
-            } else if summary.outcome.user_errors.iter().any(|e| e.code == UserErrorCode::Conflict) {
+            } else if summary.key_conflict() {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY

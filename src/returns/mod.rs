@@ -11,6 +11,7 @@ pub mod locks;
 mod read;
 mod review;
 mod submit;
+mod summary;
 mod validate;
 mod write;
 
@@ -20,6 +21,7 @@ pub use self::{
     read::{ReturnFilter, by_ids, list, observations_of},
     review::review,
     submit::submit,
+    summary::Summary,
     validate::{MAX_NOTE, ValidRow},
 };
 use crate::{

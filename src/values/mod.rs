@@ -2,6 +2,7 @@
 //! codes and the enumerations of the public contract. Once parsed, a value is trusted.
 
 mod enums;
+pub mod global_id;
 mod gss_code;
 mod period;
 mod slug;
