@@ -132,7 +132,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// An expected, caller-fixable problem with a mutation's input: answered in the payload's
 /// `userErrors`, never as a top-level error. Defined once, as the contract names it.
-#[derive(Debug, Clone, PartialEq, async_graphql::SimpleObject, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UserError {
     /// Path to the input field at fault, e.g. `["slug"]` or `["members", "2"]`.
     pub field: Option<Vec<String>>,

@@ -19,6 +19,7 @@ mod query;
 mod returns;
 mod scalars;
 mod text_guard;
+mod user_error;
 mod viewer;
 
 use std::{sync::Arc, time::Duration};

@@ -12,10 +12,11 @@ use super::{
     priority::{Commitment, Priority},
     request,
     scalars::PeriodScalar,
+    user_error::{self, UserError},
 };
 use crate::{
     catalogue::{case_studies, edit::Change, measures, organisations, priorities, priorities::StatedValue},
-    error::{Outcome, UserError},
+    error::Outcome,
     values::{OrganisationKind, PeriodType, Polarity, Role, Unit},
 };
 
@@ -35,7 +36,7 @@ fn change<T>(value: MaybeUndefined<T>) -> Change<T> {
 fn split<M, T>(outcome: Outcome<M>, wrap: impl FnOnce(M) -> T) -> (Option<T>, Vec<UserError>) {
     match outcome {
         Ok(m) => (Some(wrap(m)), Vec::new()),
-        Err(errors) => (None, errors),
+        Err(errors) => (None, user_error::all(errors)),
     }
 }
 

@@ -15,9 +15,10 @@ use super::{
     organisation::Organisation,
     request,
     scalars::PeriodScalar,
+    user_error::{self, UserError},
 };
 use crate::{
-    error::UserError,
+    error,
     returns::{self, RawRow, Rows, Submission, SubmitOutcome, ValueChange},
     values::{ChangeKind, ReturnStatus, Role},
 };
@@ -219,7 +220,7 @@ impl SubmitReturnPayload {
             changes: outcome.changes.into_iter().map(Change).collect(),
             changes_truncated: outcome.changes_truncated,
             replayed: outcome.replayed,
-            user_errors: outcome.user_errors,
+            user_errors: user_error::all(outcome.user_errors),
             user_errors_truncated: outcome.user_errors_truncated,
         })
     }
@@ -272,7 +273,9 @@ fn lock_payload(
 ) -> PeriodLockPayload {
     match outcome {
         Ok(m) => PeriodLockPayload { measure: Some(Measure(m)), period, locked, user_errors: Vec::new() },
-        Err(user_errors) => PeriodLockPayload { measure: None, period, locked: !locked, user_errors },
+        Err(errors) => {
+            PeriodLockPayload { measure: None, period, locked: !locked, user_errors: user_error::all(errors) }
+        }
     }
 }
 
@@ -281,16 +284,16 @@ async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnSta
     if node_type != ids::NodeType::Return {
         return Ok(ReturnPayload {
             return_: None,
-            user_errors: vec![UserError::new(
+            user_errors: user_error::all(vec![error::UserError::new(
                 &["id"],
                 crate::values::UserErrorCode::Invalid,
                 "the ID is not a return's",
-            )],
+            )]),
         });
     }
     match returns::review(&request(ctx).db, actor(ctx)?, key, decision, input.note).await.gql()? {
         Ok(r) => Ok(ReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() }),
-        Err(user_errors) => Ok(ReturnPayload { return_: None, user_errors }),
+        Err(errors) => Ok(ReturnPayload { return_: None, user_errors: user_error::all(errors) }),
     }
 }
 
