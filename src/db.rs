@@ -107,40 +107,32 @@ pub enum Fault {
     Other,
 }
 
-/// The code a database error carries, if it came from the database, and whether the
-/// database is SQLite (numeric extended result codes) rather than PostgreSQL (SQLSTATE).
-fn code_of(err: &DbErr) -> Option<(String, bool)> {
-    let (DbErr::Exec(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))
-    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
-    else {
-        return None;
-    };
-    match e.as_ref() {
-        sea_orm::sqlx::Error::Database(db) => {
-            let sqlite = db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some();
-            db.code().map(|c| (c.into_owned(), sqlite))
-        }
+/// The driver's error inside a database error, if there is one.
+fn driver_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
         _ => None,
     }
 }
 
 /// Reads what a database error means (see [`Fault`]).
 pub fn fault(err: &DbErr) -> Fault {
-    if let DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) = err {
-        return Fault::Contention;
-    }
-    if let DbErr::Exec(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))
-    | DbErr::Conn(RuntimeErr::SqlxError(e)) = err
-        && matches!(e.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
-    {
-        return Fault::Contention;
-    }
-    match code_of(err) {
-        Some((code, true)) => sqlite_fault(code.parse().unwrap_or(0)),
-        Some((code, false)) => postgres_fault(&code),
-        None => Fault::Other,
+    match (err, driver_error(err)) {
+        (DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), _) | (_, Some(sea_orm::sqlx::Error::PoolTimedOut)) => {
+            Fault::Contention
+        }
+        (_, Some(sea_orm::sqlx::Error::Database(db))) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            // SQLite's codes are numbers; PostgreSQL's are SQLSTATEs (some of them all digits).
+            if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                sqlite_fault(code.parse().unwrap_or(0))
+            } else {
+                postgres_fault(&code)
+            }
+        }
+        _ => Fault::Other,
     }
 }
 

@@ -65,27 +65,27 @@ async fn execute(state: &AppState, principal: Option<Principal>, request: Reques
     } else {
         run.await
     };
-    respond(response, state.max_response_bytes, || mutation)
+    respond(response, state.max_response_bytes, mutation)
 }
 
 /// The HTTP answer to a GraphQL response. An answer to a query larger than `max_bytes` is
 /// refused (the cost limit keeps honest queries far below it); a mutation's answer is never
 /// dropped, since its write has happened. A server too busy to take a write answers 503
 /// with `Retry-After`.
-fn respond(response: Response, max_bytes: usize, is_mutation: impl FnOnce() -> bool) -> HttpResponse {
+fn respond(response: Response, max_bytes: usize, is_mutation: bool) -> HttpResponse {
     let busy = response.errors.iter().find_map(retry_after);
-    let mut body = match serde_json::to_vec(&response) {
+    let body = match serde_json::to_vec(&response) {
         Ok(body) => body,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal(format!("serialising: {e}"))),
     };
-    if body.len() > max_bytes && !is_mutation() {
+    if body.len() > max_bytes && !is_mutation {
         let too_large = AppError::TooLarge(format!(
             "the answer would be {} bytes, over the limit of {max_bytes}: ask for fewer items",
             body.len()
         ));
         return error(StatusCode::OK, too_large);
     }
-    let mut http = HttpResponse::new(axum::body::Body::from(std::mem::take(&mut body)));
+    let mut http = HttpResponse::new(axum::body::Body::from(body));
     let headers = http.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"));
     headers.extend(response.http_headers);
@@ -116,13 +116,16 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: Gr
     }
 }
 
+/// A request that fails whole, answered with `status` and the error with its code, as every
+/// endpoint answers (the CSV endpoint too). Internal errors are logged by `extend`. A caller
+/// asked to come back (busy, or too many at once) is told when with `Retry-After`.
 pub(super) fn error(status: StatusCode, err: AppError) -> HttpResponse {
     let gql = err.extend();
     let server_error =
         ServerError { message: gql.message, source: None, locations: vec![], path: vec![], extensions: gql.extensions };
     let mut http = GraphQLResponse::from(Response::from_errors(vec![server_error])).into_response();
     *http.status_mut() = status;
-    if let AppError::Busy(_) = err {
+    if matches!(err, AppError::Busy(_) | AppError::RateLimited(_)) {
         http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::error::RETRY_AFTER_SECONDS));
     }
     http

@@ -20,13 +20,16 @@ use axum::{
     Json,
     body::Body,
     extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{AppState, graphql::principal};
+use super::{
+    AppState,
+    graphql::{error, principal},
+};
 use crate::{
     error::AppError,
     http::MAX_CSV_BYTES,
@@ -43,22 +46,9 @@ pub struct CsvParams {
     note: Option<String>,
 }
 
-/// A failure as JSON with its code, answered with `status`.
-fn fail(status: StatusCode, err: &AppError) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": err.to_string(), "extensions": { "code": err.code() } }] });
-    let mut response = (status, Json(body)).into_response();
-    if matches!(err, AppError::Busy(_)) || status == StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::error::RETRY_AFTER_SECONDS));
-    }
-    response
-}
-
-/// A failure answered with the status its kind calls for.
-fn failed(err: &AppError) -> Response {
-    if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
-        tracing::error!(error = ?err, "a CSV return failed");
-    }
-    fail(err.http_status(), err)
+/// A failure answered with the status its kind calls for, as JSON with its code.
+fn failed(err: AppError) -> Response {
+    error(err.http_status(), err)
 }
 
 /// An upload spooled to disk, removed when dropped.
@@ -135,30 +125,26 @@ pub async fn post(
     let actor = match principal(&state, &headers).await {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return fail(
-                StatusCode::UNAUTHORIZED,
-                &AppError::Unauthenticated("send a partner token: `Authorization: Bearer <token>`".into()),
-            );
+            return failed(AppError::Unauthenticated("send a partner token: `Authorization: Bearer <token>`".into()));
         }
         Err(refused) => return refused,
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_CSV_BYTES) {
-        return failed(&AppError::TooLarge(format!(
+        return failed(AppError::TooLarge(format!(
             "a CSV return may be at most {MAX_CSV_BYTES} bytes: split it into several"
         )));
     }
     // A bounded number of uploads at once: each holds a file and a write transaction.
     let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
-        return fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            &AppError::RateLimited("too many CSV returns are being processed at once: try again shortly".into()),
-        );
+        return failed(AppError::RateLimited(
+            "too many CSV returns are being processed at once: try again shortly".into(),
+        ));
     };
     let upload = match spool(&state.upload_dir, body, MAX_CSV_BYTES).await {
         Ok(u) => u,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let key = params
         .idempotency_key
@@ -191,6 +177,6 @@ pub async fn post(
             };
             (status, Json(summary)).into_response()
         }
-        Ok(Err(e)) | Err(e) => failed(&e),
+        Ok(Err(e)) | Err(e) => failed(e),
     }
 }
