@@ -5,7 +5,7 @@ use std::{
     path::Path,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -13,8 +13,8 @@ use std::{
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::{
-    ConnAcquireErr, ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// How long one statement may run on PostgreSQL unless configured otherwise.
@@ -160,38 +160,104 @@ fn postgres_fault(sqlstate: &str) -> Fault {
 
 /// Begins a write transaction. On SQLite it begins `IMMEDIATE`, taking the write lock at
 /// once (waiting up to the busy timeout for it): a deferred transaction that reads first
-/// and writes later cannot wait for the lock, and fails at once when another writer holds
-/// it. PostgreSQL ignores the mode.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
+/// and writes later cannot wait for the write lock, and fails at once when another writer
+/// holds it. PostgreSQL ignores the mode; there, inside [`run_to_end`], the transaction's
+/// server process is noted so that its running statement can be cancelled if the caller
+/// goes away.
+pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
+where
+    C: TransactionTrait,
+    C::Transaction: ConnectionTrait,
+{
+    let tx = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    if tx.get_database_backend() == DbBackend::Postgres
+        && let Ok(watch) = WATCH.try_with(Arc::clone)
+    {
+        // `now()` is the transaction's start: with the process id it names this
+        // transaction alone, never a later one the same connection serves.
+        let row = tx
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_backend_pid() AS pid, (extract(epoch FROM now()) * 1000000)::bigint AS started",
+            ))
+            .await?;
+        if let Some(row) = row {
+            let backend = Backend { pid: row.try_get("", "pid")?, started: row.try_get("", "started")? };
+            *watch.backend.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(backend);
+        }
+    }
+    Ok(tx)
+}
+
+/// The PostgreSQL server process running a write transaction, and when that transaction
+/// began (microseconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+struct Backend {
+    pid: i32,
+    started: i64,
+}
+
+/// What a write running on its own task knows of its caller.
+#[derive(Debug, Default)]
+struct Watch {
+    /// Set when the caller has gone away.
+    abandoned: AtomicBool,
+    /// The write's current transaction on PostgreSQL, once it has begun one.
+    backend: std::sync::Mutex<Option<Backend>>,
 }
 
 tokio::task_local! {
-    /// Set when the caller of the write running on this task has gone away.
-    static ABANDONED: Arc<std::sync::atomic::AtomicBool>;
+    static WATCH: Arc<Watch>;
 }
 
 /// Whether the caller of the write running on this task has gone away: a long write checks
 /// between its batches and rolls back rather than carry on for nobody.
 pub fn abandoned() -> bool {
-    ABANDONED.try_with(|flag| flag.load(Ordering::Relaxed)).unwrap_or(false)
+    WATCH.try_with(|w| w.abandoned.load(Ordering::Relaxed)).unwrap_or(false)
 }
 
-/// Marks the work abandoned when the caller's future is dropped before it finished.
+/// Marks the work abandoned when the caller's future is dropped before it finished, and
+/// cancels the statement its transaction is running on PostgreSQL (a wait for a lock, say),
+/// so that the write reaches its rollback now rather than at the statement timeout.
 struct AbandonOnDrop {
-    flag: Arc<std::sync::atomic::AtomicBool>,
+    watch: Arc<Watch>,
+    pool: DatabaseConnection,
     finished: bool,
 }
 
 impl Drop for AbandonOnDrop {
     fn drop(&mut self) {
-        if !self.finished {
-            self.flag.store(true, Ordering::Relaxed);
+        if self.finished {
+            return;
         }
+        self.watch.abandoned.store(true, Ordering::Relaxed);
+        let backend = *self.watch.backend.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(backend), Ok(runtime)) = (backend, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(cancel(self.pool.clone(), backend));
+        }
+    }
+}
+
+/// Cancels the statement a write transaction is running, from another connection. The
+/// process is signalled only while it is still inside that same transaction (same process,
+/// same start), so a connection that has since gone back to the pool and serves someone
+/// else is never touched.
+async fn cancel(pool: DatabaseConnection, backend: Backend) {
+    let sql = "SELECT pg_cancel_backend(pid) AS cancelled FROM pg_stat_activity \
+               WHERE pid = $1 AND (extract(epoch FROM xact_start) * 1000000)::bigint = $2";
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, [backend.pid.into(), backend.started.into()]);
+    match pool.query_one_raw(statement).await {
+        Ok(row) => {
+            let cancelled = row.and_then(|r| r.try_get::<bool>("", "cancelled").ok()).unwrap_or(false);
+            tracing::info!(pid = backend.pid, cancelled, "the caller of a write went away");
+        }
+        Err(error) => tracing::warn!(%error, pid = backend.pid, "could not cancel an abandoned write"),
     }
 }
 
@@ -199,15 +265,16 @@ impl Drop for AbandonOnDrop {
 /// or rollback: a caller that hangs up (a closed connection, a request timeout) drops only
 /// its wait, never a transaction half way through a statement, which would return the
 /// connection to the pool still inside it. The work is told the caller left through
-/// [`abandoned`], and rolls back at its next check.
-pub async fn run_to_end<F, T>(work: F) -> Result<T, crate::error::AppError>
+/// [`abandoned`], and rolls back at its next check; on PostgreSQL the statement it is
+/// running is cancelled (through `pool`) so that the check comes at once.
+pub async fn run_to_end<F, T>(pool: &DatabaseConnection, work: F) -> Result<T, crate::error::AppError>
 where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut guard = AbandonOnDrop { flag: Arc::clone(&flag), finished: false };
-    let joined = tokio::spawn(ABANDONED.scope(flag, work)).await;
+    let watch = Arc::new(Watch::default());
+    let mut guard = AbandonOnDrop { watch: Arc::clone(&watch), pool: pool.clone(), finished: false };
+    let joined = tokio::spawn(WATCH.scope(watch, work)).await;
     guard.finished = true;
     joined.map_err(|e| crate::error::AppError::Internal(format!("a write task failed: {e}")))
 }

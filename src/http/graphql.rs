@@ -58,7 +58,7 @@ async fn execute(state: &AppState, principal: Option<Principal>, request: Reques
     let run = async move { schema.execute(request).await }.instrument(tracing::info_span!("graphql", org = %org));
     let response = if mutation {
         // A write runs to its own commit or rollback, whatever happens to the caller.
-        match crate::db::run_to_end(run).await {
+        match crate::db::run_to_end(&state.db.conn, run).await {
             Ok(response) => response,
             Err(e) => return error(e.http_status(), e),
         }

@@ -159,7 +159,7 @@ pub async fn post(
     // The write runs to its own end even if the caller hangs up; the upload is removed
     // when it is done, whichever way it went.
     let db = state.db.conn.clone();
-    let result = crate::db::run_to_end(async move {
+    let result = crate::db::run_to_end(&state.db.conn, async move {
         let outcome = returns::submit(&db, &actor, submission).await;
         drop(upload);
         outcome

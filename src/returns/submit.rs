@@ -91,6 +91,9 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
     // Second pass: write, trying again while other writers hold what this one needs.
     let started = std::time::Instant::now();
     for attempt in 1u64.. {
+        if crate::db::abandoned() {
+            return Err(AppError::Internal("the caller went away before the return was written".into()));
+        }
         rules.seen.clear();
         match write(db, actor, &submission, &print, &mut rules).await {
             Ok(outcome) => return Ok(outcome),

@@ -389,3 +389,66 @@ async fn submissions_cut_off_mid_flight_leave_every_return_whole_or_absent_and_n
     let next = submit(&app, &gla, input("gla", vec![value("school-readiness", "E09000001", "2022/23", 1.0)])).await;
     assert_eq!(next["accepted"], 1);
 }
+
+/// Backends of the app's database waiting for a lock, other than the asking one.
+async fn waiting_for_a_lock(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get("", "n").expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_caller_leaves_has_its_waiting_statement_cancelled() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        // SQLite has no server process to signal: an abandoned write stops at its next check.
+        return;
+    }
+    let camden = app.token("camden", &[Role::Submitter]);
+    let db = app.database().await;
+    // Another session holds the returns table against writers (readers pass), so the
+    // submission's first insert waits.
+    let holder = db.begin().await.expect("begin");
+    holder.execute_unprepared("LOCK TABLE returns IN EXCLUSIVE MODE").await.expect("lock");
+    let body = json!({
+        "query": SUBMIT,
+        "variables": input("camden", vec![value("school-readiness", "E09000007", "2022/23", 71.0)]),
+    });
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(1_500)).build().expect("client");
+    let request = client.post(format!("{}/graphql", app.address)).bearer_auth(&camden).json(&body).send();
+    let watcher = async {
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        waiting_for_a_lock(&db).await
+    };
+    let (sent, waiting_while_there) = tokio::join!(request, watcher);
+    assert!(sent.is_err(), "the caller gave up before an answer: {sent:?}");
+    assert_eq!(waiting_while_there, 1, "the submission was waiting for the lock while its caller was there");
+    // Once the caller has gone, its statement is cancelled: nothing waits on for the
+    // statement timeout (30 s), and the lock's holder still holds it.
+    let mut waiting = 1;
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waiting = waiting_for_a_lock(&db).await;
+        if waiting == 0 {
+            break;
+        }
+    }
+    assert_eq!(waiting, 0, "the abandoned write's statement was cancelled");
+    holder.rollback().await.expect("release");
+    // The abandoned return was not written, and the next one goes straight through.
+    let reviewer = app.token("gla", &[Role::Approver]);
+    let seen = app.data_as(&reviewer, "{ returns(first: 10) { totalCount } }", json!({})).await;
+    assert_eq!(seen["returns"]["totalCount"], 0, "{seen}");
+    let next =
+        submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 71.0)])).await;
+    assert_eq!(next["accepted"], 1, "{next}");
+}
