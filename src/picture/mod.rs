@@ -1,4 +1,7 @@
-//! Pan-London analytics as pure functions: trajectories of commitments now; aggregation,
-//! confidence intervals, comparison, ranking and coverage as the picture grows.
+//! The pan-London picture as pure functions: the distributions and intervals of the public
+//! health profiles' methods, aggregation, comparison, ranking, trends, small-number
+//! suppression and the trajectories of commitments. Loading lives in `load`.
 
+pub mod intervals;
+pub mod stats;
 pub mod trajectory;

@@ -292,3 +292,153 @@ mod tests {
         assert_eq!(GeographyLevel::Region.parent(), None);
     }
 }
+
+text_enum! {
+    /// What kind of statistic a measure's values are, as the public health profiles class
+    /// them: it decides whether values add up across areas and how intervals are computed.
+    pub enum ValueType {
+        /// A share of a population (numerator / denominator × 100): adds up as the sum of the
+        /// numerators over the sum of the denominators; Wilson score intervals.
+        Proportion => "PROPORTION",
+        /// Events per head of a population, not standardised (numerator / denominator ×
+        /// multiplier): adds up like a proportion; Byar's or exact Poisson intervals.
+        CrudeRate => "CRUDE_RATE",
+        /// A number of people, places or events: adds up as a sum; no interval is computed.
+        Count => "COUNT",
+        /// A rate standardised to a reference population: cannot be added up from areas'
+        /// figures; intervals only as submitted.
+        DirectlyStandardisedRate => "DIRECTLY_STANDARDISED_RATE",
+        /// An average, such as a life expectancy: cannot be added up; intervals only as submitted.
+        Mean => "MEAN",
+        /// An index or a difference, such as a slope index of inequality or a gap in
+        /// percentage points: cannot be added up; intervals only as submitted.
+        Index => "INDEX",
+    }
+}
+
+impl ValueType {
+    /// The type a measure in this unit has unless it says otherwise.
+    pub fn for_unit(unit: Unit) -> Self {
+        match unit {
+            Unit::Percent => Self::Proportion,
+            Unit::RatePer100 | Unit::RatePer1000 | Unit::RatePer100000 => Self::CrudeRate,
+            Unit::Count => Self::Count,
+            Unit::Years => Self::Mean,
+            Unit::PercentagePoints => Self::Index,
+        }
+    }
+
+    /// Whether areas' values of this type add up to the value of the area holding them.
+    pub fn additive(self) -> bool {
+        matches!(self, Self::Proportion | Self::CrudeRate | Self::Count)
+    }
+}
+
+text_enum! {
+    /// How an area's value compares with a benchmark (London, or the area's ICS): the
+    /// area's confidence interval against the benchmark's value, as the public health
+    /// profiles compare.
+    pub enum Comparison {
+        /// Significantly better than the benchmark (the interval lies wholly on the better side).
+        Better => "BETTER",
+        /// Not significantly different: the interval contains the benchmark's value.
+        Similar => "SIMILAR",
+        /// Significantly worse than the benchmark.
+        Worse => "WORSE",
+        /// Significantly lower, for a measure where neither direction is better.
+        Lower => "LOWER",
+        /// Significantly higher, for a measure where neither direction is better.
+        Higher => "HIGHER",
+        /// Not compared: no value, no interval, or no benchmark.
+        NotCompared => "NOT_COMPARED",
+    }
+}
+
+text_enum! {
+    /// The confidence level of an interval or a comparison.
+    pub enum ConfidenceLevel {
+        /// 95%: z = 1.959964 (the 97.5th percentile of the normal distribution).
+        NinetyFive => "NINETY_FIVE",
+        /// 99.8%: z = 3.090232 (the 99.9th percentile), about three standard errors.
+        NinetyNinePointEight => "NINETY_NINE_POINT_EIGHT",
+    }
+}
+
+text_enum! {
+    /// How a confidence interval was obtained.
+    pub enum IntervalMethod {
+        /// As the submitting organisation gave it.
+        Submitted => "SUBMITTED",
+        /// Wilson score interval for a proportion (Wilson 1927; Newcombe 1998).
+        Wilson => "WILSON",
+        /// Byar's approximation to the Poisson interval of the numerator, for 10 events or more
+        /// (Breslow and Day 1987), scaled to the rate.
+        Byar => "BYAR",
+        /// The exact Poisson interval of the numerator from the chi-squared distribution, for
+        /// fewer than 10 events, scaled to the rate.
+        ExactPoisson => "EXACT_POISSON",
+    }
+}
+
+text_enum! {
+    /// Where an area's value in the picture comes from.
+    pub enum ValueSource {
+        /// Submitted for the area itself by an organisation, and approved.
+        Submitted => "SUBMITTED",
+        /// Added up from the approved values of the areas it holds.
+        Aggregated => "AGGREGATED",
+    }
+}
+
+text_enum! {
+    /// How an area's values have moved over its most recent periods.
+    pub enum TrendDirection {
+        /// A significant rise (p < 0.002) that holds when each point is left out in turn.
+        Increasing => "INCREASING",
+        /// A significant fall (p < 0.002) that holds when each point is left out in turn.
+        Decreasing => "DECREASING",
+        /// No significant rise or fall.
+        NoSignificantChange => "NO_SIGNIFICANT_CHANGE",
+        /// Too few consecutive values, a series break among them, or values without what
+        /// the method needs (counts for a proportion, intervals otherwise).
+        CannotBeCalculated => "CANNOT_BE_CALCULATED",
+    }
+}
+
+text_enum! {
+    /// Whether a trend is an improvement, by the measure's polarity.
+    pub enum TrendAssessment {
+        /// Moving the good way.
+        GettingBetter => "GETTING_BETTER",
+        /// Moving the bad way.
+        GettingWorse => "GETTING_WORSE",
+        /// No significant movement, or a measure where neither direction is better.
+        NoJudgement => "NO_JUDGEMENT",
+    }
+}
+
+text_enum! {
+    /// The test a trend was judged by.
+    pub enum TrendMethod {
+        /// The chi-squared test for trend in proportions (Cochran-Armitage), from the
+        /// numerators and denominators, one degree of freedom.
+        ChiSquaredForTrend => "CHI_SQUARED_FOR_TREND",
+        /// Weighted least-squares regression of the values on time, each weighted by the
+        /// inverse of its variance, the standard error taken from its 95% interval.
+        WeightedRegression => "WEIGHTED_REGRESSION",
+    }
+}
+
+text_enum! {
+    /// How the picture adds areas up.
+    pub enum AggregationMethod {
+        /// The sum of the numerators over the sum of the denominators, times the measure's
+        /// multiplier (proportions and crude rates); never an average of rates.
+        RatioOfSums => "RATIO_OF_SUMS",
+        /// The sum of the areas' values (counts).
+        Sum => "SUM",
+        /// Not added up: the measure's values (standardised rates, means, indices) cannot be;
+        /// only values submitted for an area itself are shown.
+        NotAggregated => "NOT_AGGREGATED",
+    }
+}

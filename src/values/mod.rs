@@ -9,8 +9,9 @@ mod slug;
 mod text;
 
 pub use enums::{
-    ChangeKind, GeographyLevel, OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, Unit,
-    UserErrorCode,
+    AggregationMethod, ChangeKind, Comparison, ConfidenceLevel, GeographyLevel, IntervalMethod, OrganisationKind,
+    PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, TrendAssessment, TrendDirection, TrendMethod, Unit,
+    UserErrorCode, ValueSource, ValueType,
 };
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};
