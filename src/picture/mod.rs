@@ -2,6 +2,8 @@
 //! health profiles' methods, aggregation, comparison, ranking, trends, small-number
 //! suppression and the trajectories of commitments. Loading lives in `load`.
 
+pub mod compare;
 pub mod intervals;
 pub mod stats;
 pub mod trajectory;
+pub mod trend;
