@@ -2,8 +2,10 @@
 //! health profiles' methods, aggregation, comparison, ranking, trends, small-number
 //! suppression and the trajectories of commitments. Loading lives in `load`.
 
+pub mod build;
 pub mod compare;
 pub mod intervals;
 pub mod stats;
+pub mod suppress;
 pub mod trajectory;
 pub mod trend;

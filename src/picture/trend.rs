@@ -32,6 +32,8 @@ pub struct Point {
     pub denominator: Option<f64>,
     /// The 95% interval, submitted or computed.
     pub interval: Option<(f64, f64)>,
+    /// The value is one the viewer may not see (the trend is judged on it all the same).
+    pub suppressed: bool,
 }
 
 /// The judgement of a trend, and what it rests on.
@@ -177,6 +179,7 @@ mod tests {
             numerator: Some(events),
             denominator: Some(trials),
             interval: None,
+            suppressed: false,
         }
     }
 
@@ -239,6 +242,7 @@ mod tests {
                     numerator: None,
                     denominator: None,
                     interval: Some((v - Z_95, v + Z_95)),
+                    suppressed: false,
                 }
             })
             .collect();
@@ -256,7 +260,14 @@ mod tests {
         let four = proportions(&[(1.0, 10.0), (2.0, 10.0), (3.0, 10.0), (4.0, 10.0)]);
         assert_eq!(judge(four, ValueType::Proportion, Polarity::LowIsGood).direction, TrendDirection::CannotBeCalculated);
         let bare: Vec<Point> = (0..5)
-            .map(|i| Point { period: i.to_string(), value: 1.0, numerator: None, denominator: None, interval: None })
+            .map(|i| Point {
+                period: i.to_string(),
+                value: 1.0,
+                numerator: None,
+                denominator: None,
+                interval: None,
+                suppressed: false,
+            })
             .collect();
         let t = judge(bare, ValueType::Mean, Polarity::LowIsGood);
         assert_eq!(t.direction, TrendDirection::CannotBeCalculated);
