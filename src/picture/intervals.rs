@@ -10,7 +10,7 @@
 //!
 //! z is the exact normal quantile (1.959964… for 95%, 3.090232… for 99.8%), not 1.96.
 
-use super::stats::{Z_95, Z_99_8, chi_squared_quantile};
+use super::stats::{Z_95, Z_99_8, chi_squared_quantile, positive};
 use crate::values::{ConfidenceLevel, IntervalMethod, ValueType};
 
 /// Events from which Byar's approximation is used rather than the exact limits.
@@ -45,7 +45,7 @@ impl ConfidenceLevel {
 /// The Wilson score interval of `events` out of `trials`, as proportions (0 to 1):
 /// (2O + z² ± z√(z² + 4O(1 − O/n))) / 2(n + z²).
 pub fn wilson(events: f64, trials: f64, z: f64) -> Option<(f64, f64)> {
-    if !(trials > 0.0) || events < 0.0 || events > trials {
+    if !positive(trials) || events < 0.0 || events > trials {
         return None;
     }
     let z2 = z * z;
@@ -92,7 +92,7 @@ pub fn interval(
         return Some(Interval { lower, upper, method: IntervalMethod::Submitted });
     }
     let (events, population, scale) = (numerator?, denominator?, multiplier?);
-    if !(population > 0.0) || events < 0.0 {
+    if !positive(population) || events < 0.0 {
         return None;
     }
     match value_type {

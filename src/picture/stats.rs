@@ -9,6 +9,11 @@
 pub const Z_95: f64 = 1.959_963_984_540_054;
 pub const Z_99_8: f64 = 3.090_232_306_167_813_5;
 
+/// Whether `x` is a number greater than zero (false for NaN).
+pub fn positive(x: f64) -> bool {
+    x > 0.0
+}
+
 /// ln Γ(x) for x > 0 (Lanczos' approximation, g = 7, nine coefficients; relative error
 /// below 10⁻¹⁴), with the reflection formula below one half.
 pub fn ln_gamma(x: f64) -> f64 {

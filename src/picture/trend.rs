@@ -15,7 +15,7 @@
 //! test on each set of four must move the same way (not necessarily significantly), so that
 //! one unusual value cannot make a trend on its own.
 
-use super::stats::{Z_95, chi_squared_upper_tail, normal_two_sided_p};
+use super::stats::{Z_95, chi_squared_upper_tail, normal_two_sided_p, positive};
 use crate::values::{Polarity, TrendAssessment, TrendDirection, TrendMethod, ValueType};
 
 /// The number of consecutive periods a trend is judged over.
@@ -73,11 +73,14 @@ struct Test {
     p: f64,
 }
 
+/// One of the two tests.
+type TestFn = fn(&[Point]) -> Option<Test>;
+
 fn chi_squared_for_trend(points: &[Point]) -> Option<Test> {
     let mut data = Vec::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         let (o, n) = (p.numerator?, p.denominator?);
-        if !(n > 0.0) || o < 0.0 || o > n {
+        if !positive(n) || o < 0.0 || o > n {
             return None;
         }
         data.push((i as f64 + 1.0, o, n));
@@ -90,7 +93,7 @@ fn chi_squared_for_trend(points: &[Point]) -> Option<Test> {
     let sum_to: f64 = data.iter().map(|(t, o, _)| t * o).sum();
     let effect = sum_to - events * sum_tn / total;
     let variance = p_bar * (1.0 - p_bar) * (sum_t2n - sum_tn * sum_tn / total);
-    if !(variance > 0.0) {
+    if !positive(variance) {
         // Every proportion 0 or every one 1: nothing moves.
         return Some(Test { effect: 0.0, statistic: 0.0, p: 1.0 });
     }
@@ -103,7 +106,7 @@ fn weighted_regression(points: &[Point]) -> Option<Test> {
     for (i, p) in points.iter().enumerate() {
         let (lower, upper) = p.interval?;
         let se = (upper - lower) / (2.0 * Z_95);
-        if !(se > 0.0) || !p.value.is_finite() {
+        if !positive(se) || !p.value.is_finite() {
             return None;
         }
         data.push((i as f64 + 1.0, p.value, 1.0 / (se * se)));
@@ -113,7 +116,7 @@ fn weighted_regression(points: &[Point]) -> Option<Test> {
     let y_bar = data.iter().map(|(_, y, w)| w * y).sum::<f64>() / weight;
     let sxx: f64 = data.iter().map(|(t, _, w)| w * (t - t_bar) * (t - t_bar)).sum();
     let sxy: f64 = data.iter().map(|(t, y, w)| w * (t - t_bar) * (y - y_bar)).sum();
-    if !(sxx > 0.0) {
+    if !positive(sxx) {
         return None;
     }
     let slope = sxy / sxx;
@@ -129,7 +132,7 @@ pub fn judge(points: Vec<Point>, value_type: ValueType, polarity: Polarity) -> T
     }
     let proportions =
         value_type == ValueType::Proportion && points.iter().all(|p| p.numerator.is_some() && p.denominator.is_some());
-    let (method, test): (TrendMethod, fn(&[Point]) -> Option<Test>) = if proportions {
+    let (method, test): (TrendMethod, TestFn) = if proportions {
         (TrendMethod::ChiSquaredForTrend, chi_squared_for_trend)
     } else {
         (TrendMethod::WeightedRegression, weighted_regression)
@@ -146,7 +149,8 @@ pub fn judge(points: Vec<Point>, value_type: ValueType, polarity: Polarity) -> T
         points,
         reason: None,
     };
-    if !(full.p < SIGNIFICANCE) || full.effect == 0.0 {
+    let significant = full.p < SIGNIFICANCE;
+    if !significant || full.effect == 0.0 {
         return trend;
     }
     let rising = full.effect > 0.0;
