@@ -17,3 +17,4 @@ pub mod period_lock;
 pub mod priority;
 pub mod return_;
 pub mod revoked_token;
+pub mod series_break;

@@ -23,6 +23,8 @@ pub struct Model {
     pub position: i32,
     #[sea_orm(column_type = "Text", nullable)]
     pub source: Option<String>,
+    pub value_type: String,
+    pub suppress_up_to: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_london_vision;
 mod m20261123_000001_issued_tokens;
+mod m20261123_000002_picture;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_london_vision::Migration), Box::new(m20261123_000001_issued_tokens::Migration)]
+        vec![
+            Box::new(m20261121_000001_london_vision::Migration),
+            Box::new(m20261123_000001_issued_tokens::Migration),
+            Box::new(m20261123_000002_picture::Migration),
+        ]
     }
 }

@@ -12,7 +12,7 @@ use entity::{
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession, TransactionTrait};
 use serde::Deserialize;
 
-use crate::values::{GeographyLevel, GssCode, OrganisationKind, Period, PeriodType, Polarity, Slug, Unit};
+use crate::values::{GeographyLevel, GssCode, OrganisationKind, Period, PeriodType, Polarity, Slug, Unit, ValueType};
 
 /// The London Vision reference data, built into the binary so that a fresh machine needs
 /// nothing beside it.
@@ -99,6 +99,11 @@ pub struct SeedMeasure {
     pub whole_number: bool,
     pub priority: Option<String>,
     pub source: Option<String>,
+    /// By default the type the unit implies.
+    #[serde(default)]
+    pub value_type: Option<String>,
+    #[serde(default)]
+    pub suppress_up_to: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,7 +183,12 @@ fn check(data: &SeedData) -> Result<(), String> {
     let priority_slugs: HashSet<&str> = data.priorities.iter().map(|p| p.slug.as_str()).collect();
     for m in &data.measures {
         Slug::parse(&m.slug).map_err(err)?;
-        Unit::parse(&m.unit).map_err(err)?;
+        let unit = Unit::parse(&m.unit).map_err(err)?;
+        if let Some(t) = &m.value_type
+            && !crate::catalogue::measures::fits_unit(ValueType::parse(t).map_err(err)?, unit)
+        {
+            return Err(format!("measure {} cannot hold values of type {t} in {unit}", m.slug));
+        }
         Polarity::parse(&m.polarity).map_err(err)?;
         let period_type = PeriodType::parse(&m.period_type).map_err(err)?;
         if let Some(p) = m.priority.as_deref().filter(|p| !priority_slugs.contains(p)) {
@@ -297,6 +307,11 @@ pub async fn load<C: ConnectionTrait + TransactionTrait>(db: &C, data: &SeedData
             priority_id: Set(m.priority.as_ref().and_then(|p| priority_ids.get(p).copied())),
             position: Set(i32::try_from(position + 1)?),
             source: Set(m.source.clone()),
+            value_type: Set(match &m.value_type {
+                Some(t) => t.clone(),
+                None => ValueType::for_unit(Unit::parse(&m.unit)?).as_str().to_owned(),
+            }),
+            suppress_up_to: Set(m.suppress_up_to),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

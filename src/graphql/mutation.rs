@@ -17,7 +17,7 @@ use super::{
 use crate::{
     catalogue::{case_studies, edit::Change, measures, organisations, priorities, priorities::StatedValue},
     error::Outcome,
-    values::{OrganisationKind, PeriodType, Polarity, Role, Unit},
+    values::{OrganisationKind, PeriodType, Polarity, Role, Unit, ValueType},
 };
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -118,6 +118,13 @@ pub struct CreateMeasureInput {
     /// The slug of the priority it belongs to.
     pub priority: Option<String>,
     pub source: Option<String>,
+    /// What kind of statistic the values are; by default the one the unit implies
+    /// (percent: `PROPORTION`, rates: `CRUDE_RATE`, counts: `COUNT`, years: `MEAN`,
+    /// percentage points: `INDEX`).
+    pub value_type: Option<ValueType>,
+    /// The disclosure rule: counts from 1 to this number are hidden from those outside the
+    /// area (7 for most measures of people). None: no rule.
+    pub suppress_up_to: Option<i32>,
 }
 
 /// Changes to a measure, found by its slug. The unit and period type cannot change: values
@@ -132,6 +139,10 @@ pub struct UpdateMeasureInput {
     pub max_value: MaybeUndefined<f64>,
     pub priority: MaybeUndefined<String>,
     pub source: MaybeUndefined<String>,
+    /// What kind of statistic the values are (it must fit the unit).
+    pub value_type: Option<ValueType>,
+    /// The disclosure rule; null removes it.
+    pub suppress_up_to: MaybeUndefined<i32>,
 }
 
 /// A new organisation.
@@ -326,6 +337,8 @@ impl CatalogueMutation {
             max_value: input.max_value,
             priority: input.priority,
             source: input.source,
+            value_type: input.value_type,
+            suppress_up_to: input.suppress_up_to,
         };
         let (measure, user_errors) =
             split(measures::create_measure(&request(ctx).db, actor(ctx)?, new).await.gql()?, Measure);
@@ -344,6 +357,8 @@ impl CatalogueMutation {
             max_value: change(input.max_value),
             priority: change(input.priority),
             source: change(input.source),
+            value_type: input.value_type,
+            suppress_up_to: change(input.suppress_up_to),
         };
         let (measure, user_errors) =
             split(measures::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);

@@ -295,6 +295,8 @@ mod tests {
             priority_id: None,
             position: 1,
             source: None,
+            value_type: "PROPORTION".into(),
+            suppress_up_to: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -10,7 +10,7 @@ use crate::{
     audit::{self, EntityType},
     auth::Principal,
     error::{AppResult, Outcome},
-    values::{PeriodType, Polarity, Unit, UserErrorCode},
+    values::{PeriodType, Polarity, Unit, UserErrorCode, ValueType},
 };
 
 use crate::catalogue::edit::{Change, begin, finish, refused};
@@ -26,6 +26,9 @@ pub struct NewMeasure {
     pub max_value: Option<f64>,
     pub priority: Option<String>,
     pub source: Option<String>,
+    /// By default the type the unit implies ([`ValueType::for_unit`]).
+    pub value_type: Option<ValueType>,
+    pub suppress_up_to: Option<i32>,
 }
 
 /// The unit and period type are not changeable: values already submitted are in them.
@@ -38,6 +41,43 @@ pub struct MeasureChanges {
     pub max_value: Change<f64>,
     pub priority: Change<String>,
     pub source: Change<String>,
+    pub value_type: Option<ValueType>,
+    pub suppress_up_to: Change<i32>,
+}
+
+/// The largest count a disclosure rule may hide.
+pub const MAX_SUPPRESS_UP_TO: i32 = 100;
+
+/// Whether values of `value_type` can be expressed in `unit`: proportions in percent,
+/// rates in a rate per head, counts as counts.
+pub fn fits_unit(value_type: ValueType, unit: Unit) -> bool {
+    match value_type {
+        ValueType::Proportion => unit == Unit::Percent,
+        ValueType::CrudeRate | ValueType::DirectlyStandardisedRate => {
+            matches!(unit, Unit::RatePer100 | Unit::RatePer1000 | Unit::RatePer100000)
+        }
+        ValueType::Count => unit == Unit::Count,
+        ValueType::Mean | ValueType::Index => true,
+    }
+}
+
+fn check_rules(c: &mut Checks, value_type: ValueType, unit: Unit, suppress_up_to: Option<i32>) {
+    if !fits_unit(value_type, unit) {
+        c.push(
+            &["valueType"],
+            UserErrorCode::Invalid,
+            format!("a measure in {unit} cannot hold values of type {value_type}"),
+        );
+    }
+    if let Some(n) = suppress_up_to
+        && !(1..=MAX_SUPPRESS_UP_TO).contains(&n)
+    {
+        c.push(
+            &["suppressUpTo"],
+            UserErrorCode::Invalid,
+            format!("`suppressUpTo` must be from 1 to {MAX_SUPPRESS_UP_TO}; {n} is not"),
+        );
+    }
 }
 
 /// The bounds a unit implies when none are given: percentages 0 to 100, differences of
@@ -77,6 +117,8 @@ pub async fn create_measure(
     let (default_min, default_max) = default_bounds(input.unit);
     let (min, max) = (input.min_value.or(default_min), input.max_value.or(default_max));
     check_bounds(&mut c, min, max);
+    let value_type = input.value_type.unwrap_or_else(|| ValueType::for_unit(input.unit));
+    check_rules(&mut c, value_type, input.unit, input.suppress_up_to);
     let tx = begin(db).await?;
     if let Some(s) = &slug
         && crate::catalogue::measures::by_slug(&tx, s.as_str()).await?.is_some()
@@ -115,6 +157,8 @@ pub async fn create_measure(
         priority_id: Set(priority.map(|p| p.id)),
         position: Set(position),
         source: Set(source),
+        value_type: Set(value_type.as_str().to_owned()),
+        suppress_up_to: Set(input.suppress_up_to),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -142,6 +186,13 @@ pub async fn update_measure(
     let min = input.min_value.unwrap_or(before.min_value);
     let max = input.max_value.unwrap_or(before.max_value);
     check_bounds(&mut c, min, max);
+    let unit = Unit::parse(&before.unit).map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let value_type = match input.value_type {
+        Some(t) => t,
+        None => ValueType::parse(&before.value_type).map_err(|e| crate::error::AppError::Internal(e.to_string()))?,
+    };
+    let suppress_up_to = input.suppress_up_to.unwrap_or(before.suppress_up_to);
+    check_rules(&mut c, value_type, unit, suppress_up_to);
     let priority = match &input.priority {
         Some(Some(p)) => {
             let found = crate::catalogue::priorities::by_slug(&tx, p).await?;
@@ -174,6 +225,8 @@ pub async fn update_measure(
     }
     row.min_value = Set(min);
     row.max_value = Set(max);
+    row.value_type = Set(value_type.as_str().to_owned());
+    row.suppress_up_to = Set(suppress_up_to);
     row.updated_at = Set(Utc::now());
     let after = row.update(&tx).await?;
     audit::record(&tx, actor, "updateMeasure", EntityType::Measure, after.id, Some(&before), Some(&after)).await?;
