@@ -13,11 +13,16 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column a statement.
         m.alter_table(
-            Table::alter().table(Measures::Table).add_column(string_len(Measures::ValueType, 40).default("PROPORTION")).to_owned(),
+            Table::alter()
+                .table(Measures::Table)
+                .add_column(string_len(Measures::ValueType, 40).default("PROPORTION"))
+                .to_owned(),
         )
         .await?;
-        m.alter_table(Table::alter().table(Measures::Table).add_column(integer_null(Measures::SuppressUpTo)).to_owned())
-            .await?;
+        m.alter_table(
+            Table::alter().table(Measures::Table).add_column(integer_null(Measures::SuppressUpTo)).to_owned(),
+        )
+        .await?;
         // Existing measures take the type their unit implies.
         let db = m.get_connection();
         for (unit, value_type) in [

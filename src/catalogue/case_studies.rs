@@ -125,6 +125,31 @@ pub async fn of_priorities<C: ConnectionTrait>(
     Ok(links.into_iter().filter_map(|l| studies.get(&l.case_study_id).map(|c| (l.priority_id, c.clone()))).collect())
 }
 
+/// The published case studies of a priority, by the areas they name (newest first): what
+/// the picture shows beside each area's figure.
+pub async fn published_by_area<C: ConnectionTrait>(
+    db: &C,
+    priority_id: i64,
+) -> AppResult<HashMap<i64, Vec<case_study::Model>>> {
+    let mut studies: Vec<case_study::Model> = of_priorities(db, &[priority_id], &Visibility::public())
+        .await?
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|c| c.published)
+        .collect();
+    studies.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(a.slug.cmp(&b.slug)));
+    let ids: Vec<i64> = studies.iter().map(|c| c.id).collect();
+    let links =
+        rows_where_in::<case_study_geography::Entity, _>(db, case_study_geography::Column::CaseStudyId, &ids).await?;
+    let mut out: HashMap<i64, Vec<case_study::Model>> = HashMap::new();
+    for study in studies {
+        for link in links.iter().filter(|l| l.case_study_id == study.id) {
+            out.entry(link.geography_id).or_default().push(study.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// The priorities of each case study, as (case study id, priority) pairs.
 pub async fn priorities_of<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<Vec<(i64, entity::priority::Model)>> {
     let links =

@@ -14,6 +14,7 @@ mod measure;
 mod mutation;
 mod node;
 mod organisation;
+mod picture;
 mod priority;
 mod query;
 mod returns;

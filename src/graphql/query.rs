@@ -15,9 +15,11 @@ use super::{
     measure::Measure,
     node::{self, Node},
     organisation::Organisation,
+    picture::Picture,
     priority::{Commitment, Priority},
     request,
     returns::Return,
+    scalars::PeriodScalar,
     viewer::Viewer,
 };
 use crate::{
@@ -265,6 +267,28 @@ impl Query {
     ) -> Result<Option<Measure>> {
         let slug = self::slug(&slug)?;
         Ok(measures::by_slug(&request(ctx).db, slug.as_str()).await.gql()?.map(Measure))
+    }
+
+    /// The pan-London picture of a measure in a period, from approved values: London, the
+    /// five ICSs and the 33 boroughs, with intervals, comparisons with London and with the
+    /// ICS, ranks, quintiles, trends and coverage. The latest period with an approved value
+    /// when `period` is omitted; as the figures stood at `asOf` when given (only revisions
+    /// approved by then count), so a figure published earlier is reproduced exactly.
+    #[graphql(complexity = "child_complexity + 10")]
+    async fn picture(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The measure's slug.")] measure: String,
+        #[graphql(desc = "The period; by default the latest with an approved value.")] period: Option<PeriodScalar>,
+        #[graphql(desc = "The moment to picture the figures as of; by default now.")] as_of: Option<
+            chrono::DateTime<chrono::Utc>,
+        >,
+    ) -> Result<Picture> {
+        let slug = self::slug(&measure)?;
+        let Some(found) = measures::by_slug(&request(ctx).db, slug.as_str()).await.gql()? else {
+            return Err(AppError::NotFound(format!("no measure has the slug '{slug}'"))).gql();
+        };
+        super::picture::load(ctx, found, period.map(|p| p.0), as_of).await
     }
 
     /// Case studies, optionally of one priority, in one area (or inside it), or matching words.

@@ -134,7 +134,10 @@ impl Tree {
                 out.push(Equation { total: area.id, parts: self.boroughs_under(area) });
             }
             if area.level == GeographyLevel::Region {
-                out.push(Equation { total: area.id, parts: self.of_level(GeographyLevel::Ics).map(|i| i.id).collect() });
+                out.push(Equation {
+                    total: area.id,
+                    parts: self.of_level(GeographyLevel::Ics).map(|i| i.id).collect(),
+                });
             }
         }
         out
@@ -168,14 +171,13 @@ pub fn compute(rules: &MeasureRules, tree: &Tree, figures: &HashMap<i64, Figure>
             let expected = tree.boroughs_under(area);
             let usable = |id: &i64| {
                 figures.get(id).is_some_and(|f| match rules.aggregation() {
-                    AggregationMethod::RatioOfSums => {
-                        f.numerator.is_some() && f.denominator.is_some_and(|d| d > 0.0)
-                    }
+                    AggregationMethod::RatioOfSums => f.numerator.is_some() && f.denominator.is_some_and(|d| d > 0.0),
                     AggregationMethod::Sum | AggregationMethod::NotAggregated => true,
                 })
             };
             let missing: Vec<i64> = expected.iter().copied().filter(|id| !usable(id)).collect();
-            let present: Vec<&Figure> = expected.iter().filter(|id| usable(id)).filter_map(|id| figures.get(id)).collect();
+            let present: Vec<&Figure> =
+                expected.iter().filter(|id| usable(id)).filter_map(|id| figures.get(id)).collect();
             if submitted.is_none() && !present.is_empty() {
                 match rules.aggregation() {
                     AggregationMethod::RatioOfSums => {
@@ -274,11 +276,9 @@ pub fn build(rules: &MeasureRules, tree: &Tree, periods: &Periods<'_>, own: &dyn
             let computed = now.get(&area.id).cloned().unwrap_or_else(|| unreachable!("BUG: every area is computed"));
             let suppressed = hidden_now.contains(&area.id);
             let [interval_95, interval_99_8] = levels.map(|l| computed.interval(rules, l).filter(|_| !suppressed));
-            let against = |benchmark: Option<f64>| {
-                [interval_95, interval_99_8].map(|i| compare(i, benchmark, rules.polarity))
-            };
-            let vs_london =
-                if Some(area.id) == london { [Comparison::NotCompared; 2] } else { against(london_value) };
+            let against =
+                |benchmark: Option<f64>| [interval_95, interval_99_8].map(|i| compare(i, benchmark, rules.polarity));
+            let vs_london = if Some(area.id) == london { [Comparison::NotCompared; 2] } else { against(london_value) };
             let vs_ics = match area.level {
                 GeographyLevel::Borough => against(tree.ics_of(area.id).and_then(shown_value)),
                 _ => [Comparison::NotCompared; 2],
@@ -375,14 +375,15 @@ mod tests {
     #[test]
     fn proportions_add_up_as_the_sum_of_numerators_over_the_sum_of_denominators() {
         // 30 of 100 (30%) and 10 of 50 (20%): the ICS is 40 of 150 = 26.667%, not the mean 25%.
-        let figures = HashMap::from([
-            (1, figure(30.0, Some(30.0), Some(100.0))),
-            (2, figure(20.0, Some(10.0), Some(50.0))),
-        ]);
+        let figures =
+            HashMap::from([(1, figure(30.0, Some(30.0), Some(100.0))), (2, figure(20.0, Some(10.0), Some(50.0)))]);
         let c = compute(&rules(ValueType::Proportion, Some(100.0)), &tree(), &figures);
         let ics = &c[&10];
         assert!((ics.value.expect("a value") - 26.666_666_666_666_668).abs() < 1e-9);
-        assert_eq!((ics.numerator, ics.denominator, ics.source), (Some(40.0), Some(150.0), Some(ValueSource::Aggregated)));
+        assert_eq!(
+            (ics.numerator, ics.denominator, ics.source),
+            (Some(40.0), Some(150.0), Some(ValueSource::Aggregated))
+        );
         assert_eq!(ics.coverage.as_ref().map(Coverage::reported), Some(2));
         // London has the same two, and says borough 3 is missing; ICS 20 has nothing.
         let london = &c[&100];
@@ -393,7 +394,8 @@ mod tests {
 
     #[test]
     fn a_value_submitted_for_an_aggregate_area_stands_and_counts_are_summed() {
-        let figures = HashMap::from([(1, figure(4.0, None, None)), (2, figure(6.0, None, None)), (10, figure(11.0, None, None))]);
+        let figures =
+            HashMap::from([(1, figure(4.0, None, None)), (2, figure(6.0, None, None)), (10, figure(11.0, None, None))]);
         let c = compute(&rules(ValueType::Count, None), &tree(), &figures);
         assert_eq!((c[&10].value, c[&10].source), (Some(11.0), Some(ValueSource::Submitted)));
         assert_eq!((c[&100].value, c[&100].source), (Some(10.0), Some(ValueSource::Aggregated)));

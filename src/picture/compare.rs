@@ -100,18 +100,14 @@ mod tests {
     #[test]
     fn ties_share_the_best_rank_and_the_next_skips() {
         let values = [Some(10.0), Some(12.0), Some(12.0), None, Some(8.0), Some(15.0)];
-        assert_eq!(
-            ranks(&values, Polarity::HighIsGood),
-            vec![Some(4), Some(2), Some(2), None, Some(5), Some(1)]
-        );
+        assert_eq!(ranks(&values, Polarity::HighIsGood), vec![Some(4), Some(2), Some(2), None, Some(5), Some(1)]);
         assert_eq!(ranks(&values, Polarity::LowIsGood), vec![Some(2), Some(3), Some(3), None, Some(1), Some(5)]);
         assert_eq!(ranks(&values, Polarity::NoJudgement), ranks(&values, Polarity::LowIsGood));
     }
 
     #[test]
     fn thirty_three_boroughs_fall_into_quintiles_of_seven_seven_six_seven_six() {
-        let sizes: Vec<usize> =
-            (1..=5).map(|q| (1..=33u32).filter(|&r| quintile(r, 33) == Some(q)).count()).collect();
+        let sizes: Vec<usize> = (1..=5).map(|q| (1..=33u32).filter(|&r| quintile(r, 33) == Some(q)).count()).collect();
         assert_eq!(sizes, vec![7, 7, 6, 7, 6]);
         assert_eq!(quintile(1, 33), Some(1));
         assert_eq!(quintile(33, 33), Some(5));

@@ -57,11 +57,8 @@ pub fn wilson(events: f64, trials: f64, z: f64) -> Option<(f64, f64)> {
 /// Byar's approximation to the Poisson limits of an observed count O:
 /// O(1 − 1/9O − z/3√O)³ and (O+1)(1 − 1/9(O+1) + z/3√(O+1))³.
 pub fn byar(events: f64, z: f64) -> (f64, f64) {
-    let lower = if events > 0.0 {
-        events * (1.0 - 1.0 / (9.0 * events) - z / (3.0 * events.sqrt())).powi(3)
-    } else {
-        0.0
-    };
+    let lower =
+        if events > 0.0 { events * (1.0 - 1.0 / (9.0 * events) - z / (3.0 * events.sqrt())).powi(3) } else { 0.0 };
     let o = events + 1.0;
     let upper = o * (1.0 - 1.0 / (9.0 * o) + z / (3.0 * o.sqrt())).powi(3);
     (lower.max(0.0), upper)

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod compare;
 pub mod intervals;
+pub mod load;
 pub mod stats;
 pub mod suppress;
 pub mod trajectory;

@@ -95,8 +95,17 @@ mod tests {
 
     #[test]
     fn one_small_count_takes_the_next_smallest_part_with_it() {
-        let (c, shown) =
-            counts(&[(1, 3.0), (2, 40.0), (3, 12.0), (4, 50.0), (5, 30.0), (6, 35.0), (10, 105.0), (20, 65.0), (100, 170.0)]);
+        let (c, shown) = counts(&[
+            (1, 3.0),
+            (2, 40.0),
+            (3, 12.0),
+            (4, 50.0),
+            (5, 30.0),
+            (6, 35.0),
+            (10, 105.0),
+            (20, 65.0),
+            (100, 170.0),
+        ]);
         let hidden = hide(&c, &shown, &equations(), 7.0, &nobody);
         assert_eq!(hidden, BTreeSet::from([1, 3]));
         // What remains visible cannot give either back: the ICS less the shown parts is their sum.
@@ -115,8 +124,17 @@ mod tests {
         // ICS 20 is 5 (boroughs 2 and 3): both boroughs small, the ICS small, and London
         // less ICS 10 would give ICS 20 back, so ICS 10 goes too; then London less the
         // boroughs of ICS 10 ... every sum is left with none or two or more unknowns.
-        let (c, shown) =
-            counts(&[(1, 20.0), (2, 30.0), (3, 25.0), (4, 50.0), (5, 2.0), (6, 3.0), (10, 125.0), (20, 5.0), (100, 130.0)]);
+        let (c, shown) = counts(&[
+            (1, 20.0),
+            (2, 30.0),
+            (3, 25.0),
+            (4, 50.0),
+            (5, 2.0),
+            (6, 3.0),
+            (10, 125.0),
+            (20, 5.0),
+            (100, 130.0),
+        ]);
         let hidden = hide(&c, &shown, &equations(), 7.0, &nobody);
         for eq in equations() {
             let unknown = std::iter::once(eq.total).chain(eq.parts).filter(|id| hidden.contains(id)).count();
@@ -127,8 +145,17 @@ mod tests {
 
     #[test]
     fn the_viewers_own_areas_are_shown_and_never_chosen_to_cover() {
-        let (c, shown) =
-            counts(&[(1, 3.0), (2, 40.0), (3, 12.0), (4, 50.0), (5, 30.0), (6, 35.0), (10, 105.0), (20, 65.0), (100, 170.0)]);
+        let (c, shown) = counts(&[
+            (1, 3.0),
+            (2, 40.0),
+            (3, 12.0),
+            (4, 50.0),
+            (5, 30.0),
+            (6, 35.0),
+            (10, 105.0),
+            (20, 65.0),
+            (100, 170.0),
+        ]);
         // The viewer is borough 1 itself: nothing of its own is hidden.
         assert!(hide(&c, &shown, &equations(), 7.0, &|id| id == 1).is_empty());
         // The viewer is borough 3: it knows its own 12, so 3 cannot cover for 1; 2 (40) does.

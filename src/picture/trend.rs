@@ -138,7 +138,10 @@ pub fn judge(points: Vec<Point>, value_type: ValueType, polarity: Polarity) -> T
         (TrendMethod::WeightedRegression, weighted_regression)
     };
     let Some(full) = test(&points) else {
-        return Trend::cannot(points, "every value needs a 95% interval (or, for a proportion, its numerator and denominator)");
+        return Trend::cannot(
+            points,
+            "every value needs a 95% interval (or, for a proportion, its numerator and denominator)",
+        );
     };
     let mut trend = Trend {
         direction: TrendDirection::NoSignificantChange,
@@ -196,7 +199,8 @@ mod tests {
     // V = 0.14·0.86·(55,000 − 45,000) = 1,204; χ² = 40,000 / 1,204 = 33.2226.
     #[test]
     fn a_steady_rise_in_a_proportion_is_increasing_by_the_chi_squared_test_for_trend() {
-        let points = proportions(&[(100.0, 1000.0), (120.0, 1000.0), (140.0, 1000.0), (160.0, 1000.0), (180.0, 1000.0)]);
+        let points =
+            proportions(&[(100.0, 1000.0), (120.0, 1000.0), (140.0, 1000.0), (160.0, 1000.0), (180.0, 1000.0)]);
         let t = judge(points, ValueType::Proportion, Polarity::LowIsGood);
         assert_eq!(t.method, Some(TrendMethod::ChiSquaredForTrend));
         assert!((t.statistic.expect("χ²") - 33.2226).abs() < 1e-4, "{t:?}");
@@ -213,7 +217,8 @@ mod tests {
     // χ² = 256 / 925.498 = 0.27661, p = 0.599: no significant change.
     #[test]
     fn a_small_movement_is_no_significant_change() {
-        let points = proportions(&[(100.0, 1000.0), (104.0, 1000.0), (100.0, 1000.0), (104.0, 1000.0), (108.0, 1000.0)]);
+        let points =
+            proportions(&[(100.0, 1000.0), (104.0, 1000.0), (100.0, 1000.0), (104.0, 1000.0), (108.0, 1000.0)]);
         let t = judge(points, ValueType::Proportion, Polarity::LowIsGood);
         assert!((t.statistic.expect("χ²") - 0.27661).abs() < 1e-4, "{t:?}");
         assert!((t.p_value.expect("p") - 0.599).abs() < 1e-3, "{t:?}");
@@ -226,7 +231,8 @@ mod tests {
     // but without it the other four are flat: the trend is not reported.
     #[test]
     fn a_trend_made_by_one_point_does_not_survive_leaving_it_out() {
-        let points = proportions(&[(100.0, 1000.0), (100.0, 1000.0), (100.0, 1000.0), (100.0, 1000.0), (200.0, 1000.0)]);
+        let points =
+            proportions(&[(100.0, 1000.0), (100.0, 1000.0), (100.0, 1000.0), (100.0, 1000.0), (200.0, 1000.0)]);
         let t = judge(points, ValueType::Proportion, Polarity::LowIsGood);
         assert!(t.p_value.expect("p") < SIGNIFICANCE, "{t:?}");
         assert_eq!(t.direction, TrendDirection::NoSignificantChange);
@@ -256,13 +262,19 @@ mod tests {
         assert_eq!(t.direction, TrendDirection::Increasing);
         assert_eq!(t.assessment, TrendAssessment::GettingBetter);
         let unjudged = judge(t.points.clone(), ValueType::DirectlyStandardisedRate, Polarity::NoJudgement);
-        assert_eq!((unjudged.direction, unjudged.assessment), (TrendDirection::Increasing, TrendAssessment::NoJudgement));
+        assert_eq!(
+            (unjudged.direction, unjudged.assessment),
+            (TrendDirection::Increasing, TrendAssessment::NoJudgement)
+        );
     }
 
     #[test]
     fn too_few_points_or_missing_intervals_cannot_be_calculated() {
         let four = proportions(&[(1.0, 10.0), (2.0, 10.0), (3.0, 10.0), (4.0, 10.0)]);
-        assert_eq!(judge(four, ValueType::Proportion, Polarity::LowIsGood).direction, TrendDirection::CannotBeCalculated);
+        assert_eq!(
+            judge(four, ValueType::Proportion, Polarity::LowIsGood).direction,
+            TrendDirection::CannotBeCalculated
+        );
         let bare: Vec<Point> = (0..5)
             .map(|i| Point {
                 period: i.to_string(),

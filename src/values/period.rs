@@ -131,6 +131,30 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The period just before this one when read as `period_type` (for a rolling three
+    /// years, the three years starting a year earlier), or `None` when this text is not a
+    /// period of that type or the one before falls outside the years the grammar allows.
+    pub fn previous(&self, period_type: PeriodType) -> Option<Self> {
+        self.bounds(period_type)?;
+        let y = self.year;
+        let text = match period_type {
+            PeriodType::CalendarYear => format!("{}", y - 1),
+            PeriodType::FinancialYear | PeriodType::AcademicYear => format!("{}/{:02}", y - 1, y % 100),
+            PeriodType::Quarter => match self.part? {
+                1 => format!("{}-Q4", y - 1),
+                q => format!("{y}-Q{}", q - 1),
+            },
+            PeriodType::Month => match self.part? {
+                1 => format!("{}-12", y - 1),
+                m => format!("{y}-{:02}", m - 1),
+            },
+            PeriodType::RollingThreeYear => format!("{}-{:02}", y - 1, (y + 1) % 100),
+        };
+        Self::parse(&text).ok().filter(|p| p.fits(period_type))
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -145,6 +169,22 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("BUG: test date")
+    }
+
+    #[test]
+    fn each_period_type_steps_back_one_period() {
+        let before = |text: &str, t| Period::parse(text).expect("a period").previous(t).map(|p| p.to_string());
+        assert_eq!(before("2023", PeriodType::CalendarYear).as_deref(), Some("2022"));
+        assert_eq!(before("2000/01", PeriodType::FinancialYear).as_deref(), Some("1999/00"));
+        assert_eq!(before("2023/24", PeriodType::AcademicYear).as_deref(), Some("2022/23"));
+        assert_eq!(before("2023-Q1", PeriodType::Quarter).as_deref(), Some("2022-Q4"));
+        assert_eq!(before("2023-Q3", PeriodType::Quarter).as_deref(), Some("2023-Q2"));
+        assert_eq!(before("2023-01", PeriodType::Month).as_deref(), Some("2022-12"));
+        assert_eq!(before("2023-10", PeriodType::Month).as_deref(), Some("2023-09"));
+        assert_eq!(before("2020-22", PeriodType::RollingThreeYear).as_deref(), Some("2019-21"));
+        assert_eq!(before("2098-00", PeriodType::RollingThreeYear).as_deref(), Some("2097-99"));
+        assert_eq!(before("1900", PeriodType::CalendarYear), None);
+        assert_eq!(before("2023", PeriodType::Month), None);
     }
 
     #[test]

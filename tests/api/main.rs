@@ -10,6 +10,7 @@ mod mutations;
 mod nodes;
 mod observations;
 mod pagination;
+mod picture;
 mod returns;
 mod schema;
 mod source_fidelity;

@@ -1,0 +1,202 @@
+//! Loading what the picture of one measure and period needs, in a fixed number of
+//! statements whatever the number of areas or revisions: the areas (one), the measure's
+//! series breaks (one), the latest period with approved data when none is asked for (one),
+//! and the approved values of the five periods a trend needs (one). The current value of an
+//! (area, period) is its highest approved revision; as of a moment, its highest revision
+//! approved by then, so a figure published then is reproduced exactly.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{geography, measure, observation, return_, series_break};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Query};
+
+use super::build::{self, Area, AreaFigure, Figure, MeasureRules, Periods, Tree};
+use crate::{
+    catalogue::Visibility,
+    error::{AppError, AppResult},
+    values::{AggregationMethod, GeographyLevel, Period, PeriodType, Polarity, ReturnStatus, Unit, ValueType},
+};
+
+/// The rules of a stored measure.
+pub fn rules(m: &measure::Model) -> AppResult<MeasureRules> {
+    let bad = |e: crate::values::ParseError| AppError::Internal(format!("measure {} is malformed: {e}", m.slug));
+    let unit = Unit::parse(&m.unit).map_err(bad)?;
+    Ok(MeasureRules {
+        value_type: ValueType::parse(&m.value_type).map_err(bad)?,
+        polarity: Polarity::parse(&m.polarity).map_err(bad)?,
+        multiplier: unit.multiplier(),
+        suppress_up_to: m.suppress_up_to.map(f64::from),
+    })
+}
+
+/// The picture of one measure and period, as a viewer sees it.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub measure: measure::Model,
+    pub rules: MeasureRules,
+    /// The period shown; none when the measure has no approved value (as of the moment).
+    pub period: Option<String>,
+    pub as_of: Option<DateTime<Utc>>,
+    pub areas: Vec<AreaFigure>,
+    pub geographies: HashMap<i64, geography::Model>,
+    /// The break the period's series starts at, if any.
+    pub series_break: Option<series_break::Model>,
+}
+
+impl Picture {
+    pub fn aggregation(&self) -> AggregationMethod {
+        self.rules.aggregation()
+    }
+
+    pub fn of_level(&self, level: GeographyLevel) -> impl Iterator<Item = &AreaFigure> {
+        self.areas.iter().filter(move |a| a.level == level)
+    }
+
+    pub fn area(&self, geography_id: i64) -> Option<&AreaFigure> {
+        self.areas.iter().find(|a| a.geography_id == geography_id)
+    }
+}
+
+/// London, the ICSs and the boroughs.
+pub async fn tree<C: ConnectionTrait>(db: &C) -> AppResult<(Tree, HashMap<i64, geography::Model>)> {
+    let levels = [GeographyLevel::Region, GeographyLevel::Ics, GeographyLevel::Borough].map(|l| l.as_str());
+    let rows = geography::Entity::find()
+        .filter(geography::Column::Level.is_in(levels))
+        .order_by_asc(geography::Column::Code)
+        .all(db)
+        .await?;
+    let mut areas = Vec::with_capacity(rows.len());
+    for g in &rows {
+        let level = GeographyLevel::parse(&g.level).map_err(|e| AppError::Internal(e.to_string()))?;
+        areas.push(Area { id: g.id, level, parent: g.parent_id });
+    }
+    // London first, then the ICSs, then the boroughs, each by code.
+    areas.sort_by_key(|a| match a.level {
+        GeographyLevel::Region => 0,
+        GeographyLevel::Ics => 1,
+        _ => 2,
+    });
+    Ok((Tree { areas }, rows.into_iter().map(|g| (g.id, g)).collect()))
+}
+
+/// The approved returns (by a moment, when one is given), as a subquery.
+fn approved(as_of: Option<DateTime<Utc>>) -> sea_orm::sea_query::SelectStatement {
+    let mut q = Query::select();
+    q.column(return_::Column::Id)
+        .from(return_::Entity)
+        .and_where(return_::Column::Status.eq(ReturnStatus::Approved.as_str()));
+    if let Some(t) = as_of {
+        q.and_where(return_::Column::ReviewedAt.lte(t));
+    }
+    q.to_owned()
+}
+
+/// The latest period of a measure with an approved value.
+pub async fn latest_period<C: ConnectionTrait>(
+    db: &C,
+    measure_id: i64,
+    as_of: Option<DateTime<Utc>>,
+) -> AppResult<Option<String>> {
+    Ok(observation::Entity::find()
+        .select_only()
+        .column(observation::Column::Period)
+        .filter(observation::Column::MeasureId.eq(measure_id))
+        .filter(observation::Column::ReturnId.in_subquery(approved(as_of)))
+        .order_by_desc(observation::Column::PeriodEnd)
+        .limit(1)
+        .into_tuple::<String>()
+        .one(db)
+        .await?)
+}
+
+/// The current approved figures of a measure in some periods: (period, area) → figure.
+pub async fn figures<C: ConnectionTrait>(
+    db: &C,
+    measure_id: i64,
+    periods: &[String],
+    as_of: Option<DateTime<Utc>>,
+) -> AppResult<HashMap<(String, i64), Figure>> {
+    if periods.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = observation::Entity::find()
+        .filter(observation::Column::MeasureId.eq(measure_id))
+        .filter(observation::Column::Period.is_in(periods.iter().cloned()))
+        .filter(observation::Column::ReturnId.in_subquery(approved(as_of)))
+        .all(db)
+        .await?;
+    let mut best: HashMap<(String, i64), observation::Model> = HashMap::new();
+    for row in rows {
+        let key = (row.period.clone(), row.geography_id);
+        if best.get(&key).is_none_or(|b| b.revision < row.revision) {
+            best.insert(key, row);
+        }
+    }
+    Ok(best
+        .into_iter()
+        .map(|(key, o)| {
+            let interval = o.lower_ci.zip(o.upper_ci);
+            (key, Figure { value: o.value, numerator: o.numerator, denominator: o.denominator, interval })
+        })
+        .collect())
+}
+
+/// The picture of `measure` in `period` (the latest with approved data when none), as it
+/// stood at `as_of` (now when none), for a viewer who sees its own areas' small numbers.
+pub async fn picture<C: ConnectionTrait>(
+    db: &C,
+    measure: measure::Model,
+    period: Option<Period>,
+    as_of: Option<DateTime<Utc>>,
+    visibility: &Visibility,
+) -> AppResult<Picture> {
+    let rules = rules(&measure)?;
+    let period_type = PeriodType::parse(&measure.period_type).map_err(|e| AppError::Internal(e.to_string()))?;
+    let (tree, geographies) = tree(db).await?;
+    let breaks = series_break::Entity::find()
+        .filter(series_break::Column::MeasureId.eq(measure.id))
+        .order_by_asc(series_break::Column::PeriodStart)
+        .all(db)
+        .await?;
+    let period = match period {
+        Some(p) => Some(p),
+        None => match latest_period(db, measure.id, as_of).await? {
+            Some(text) => Some(Period::parse(&text).map_err(|e| AppError::Internal(e.to_string()))?),
+            None => None,
+        },
+    };
+    let Some(period) = period else {
+        return Ok(Picture { measure, rules, period: None, as_of, areas: Vec::new(), geographies, series_break: None });
+    };
+    let start = |p: &Period| p.bounds(period_type).map(|b| b.start);
+    let series_break = breaks.iter().rev().find(|b| Some(b.period_start) <= start(&period)).cloned();
+    // The five consecutive periods ending at this one, none before the series' break.
+    let mut wanted = vec![period.clone()];
+    let mut cut_short = None;
+    while wanted.len() < super::trend::POINTS {
+        let Some(before) = wanted.last().and_then(|p| p.previous(period_type)) else { break };
+        if let Some(b) = &series_break
+            && start(&before) < Some(b.period_start)
+        {
+            cut_short = Some(format!("the series breaks at {} ({})", b.period, b.note));
+            break;
+        }
+        wanted.push(before);
+    }
+    wanted.reverse();
+    let texts: Vec<String> = wanted.iter().map(|p| p.as_str().to_owned()).collect();
+    let mut found = figures(db, measure.id, &texts, as_of).await?;
+    let series = texts
+        .iter()
+        .map(|p| {
+            let figures: HashMap<i64, Figure> =
+                tree.areas.iter().filter_map(|a| Some((a.id, found.remove(&(p.clone(), a.id))?))).collect();
+            (p.clone(), figures)
+        })
+        .collect();
+    let periods = Periods { series, cut_short: cut_short.as_deref() };
+    let own = |id: i64| visibility.sees_review_in(id);
+    let areas = build::build(&rules, &tree, &periods, &own);
+    Ok(Picture { measure, rules, period: Some(period.as_str().to_owned()), as_of, areas, geographies, series_break })
+}

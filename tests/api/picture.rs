@@ -1,0 +1,224 @@
+//! The pan-London picture, checked against values worked out by hand: aggregation from
+//! numerators and denominators, Wilson intervals, comparisons, ranks and quintiles,
+//! coverage, trends, as-of, suppression and commitment progress.
+
+use london_vision::values::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, error_codes, spawn_app},
+    returns::{SUBMIT, input},
+};
+
+const CAMDEN: &str = "E09000007";
+const ISLINGTON: &str = "E09000019";
+const HACKNEY: &str = "E09000012";
+const BARNET: &str = "E09000003";
+const NCL: &str = "E54000028";
+
+/// A value with its numerator and denominator.
+pub(crate) fn ratio(
+    measure: &str,
+    geography: &str,
+    period: &str,
+    numerator: f64,
+    denominator: f64,
+    multiplier: f64,
+) -> Value {
+    json!({
+        "measure": measure, "geography": geography, "period": period,
+        "value": numerator / denominator * multiplier, "numerator": numerator, "denominator": denominator,
+    })
+}
+
+/// Submits `values` as the GLA and approves them as a second GLA person; returns the return's id.
+pub(crate) async fn approved(app: &TestApp, values: Vec<Value>) -> Value {
+    let submitter = app.token_for("gla", "analyst@gla", &[Role::Submitter]);
+    let approver = app.token_for("gla", "reviewer@gla", &[Role::Approver]);
+    let payload = app.data_as(&submitter, SUBMIT, input("gla", values)).await["submitReturn"].clone();
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let id = payload["return"]["id"].clone();
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } userErrors { code } } }";
+    let decided = app.data_as(&approver, approve, json!({ "id": id })).await;
+    assert_eq!(decided["approveReturn"]["return"]["status"], "APPROVED", "{decided}");
+    id
+}
+
+const PICTURE: &str = r#"query($m: String!, $p: Period, $at: DateTime) { picture(measure: $m, period: $p, asOf: $at) {
+    period aggregation valueType
+    coverage { expected reported missing { code } }
+    london { value numerator denominator source coverage { expected reported } }
+    ics { geography { code } value numerator source coverage { expected reported missing { code name } } comparedToLondon }
+    boroughs { geography { code } value numerator lowerCi upperCi suppressed source rank quintile
+      comparedToLondon comparedToIcs
+      wide: interval(level: NINETY_NINE_POINT_EIGHT) { lower upper method }
+      interval { method }
+      trend { direction assessment method statistic pValue reason points { period value suppressed } } }
+} }"#;
+
+async fn picture(app: &TestApp, token: Option<&str>, vars: Value) -> Value {
+    let data = match token {
+        Some(t) => app.data_as(t, PICTURE, vars).await,
+        None => app.data(PICTURE, vars).await,
+    };
+    data["picture"].clone()
+}
+
+fn area<'a>(list: &'a Value, code: &str) -> &'a Value {
+    list.as_array().expect("a list").iter().find(|a| a["geography"]["code"] == code).expect("the area is listed")
+}
+
+fn close(v: &Value, expected: f64, tolerance: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < tolerance)
+}
+
+#[tokio::test]
+async fn london_and_the_icss_add_up_from_numerators_and_boroughs_compare_with_intervals() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    approved(
+        &app,
+        vec![
+            ratio(m, CAMDEN, "2022/23", 65.0, 100.0, 100.0),
+            ratio(m, ISLINGTON, "2022/23", 600.0, 1000.0, 100.0),
+            ratio(m, HACKNEY, "2022/23", 75.0, 100.0, 100.0),
+        ],
+    )
+    .await;
+    let p = picture(&app, None, json!({ "m": m })).await;
+    assert_eq!(p["period"], "2022/23", "the latest period with approved data");
+    assert_eq!((p["aggregation"].as_str(), p["valueType"].as_str()), (Some("RATIO_OF_SUMS"), Some("PROPORTION")));
+    // London: 740 of 1,200 = 61.6667%, never the mean of the three rates (66.67%).
+    let london = &p["london"];
+    assert!(close(&london["value"], 61.666_667, 1e-4), "{london}");
+    assert_eq!((london["numerator"].as_f64(), london["denominator"].as_f64()), (Some(740.0), Some(1200.0)));
+    assert_eq!(london["source"], "AGGREGATED");
+    assert_eq!(london["coverage"], json!({ "expected": 33, "reported": 3 }));
+    assert_eq!(p["coverage"]["reported"], 3);
+    assert_eq!(p["coverage"]["missing"].as_array().map(Vec::len), Some(30));
+    // North Central London: Camden and Islington, 665 of 1,100 = 60.4545%; Barnet missing.
+    let ncl = area(&p["ics"], NCL);
+    assert!(close(&ncl["value"], 60.454_545, 1e-4), "{ncl}");
+    assert_eq!(ncl["coverage"]["expected"], 5);
+    assert_eq!(ncl["coverage"]["reported"], 2);
+    assert!(ncl["coverage"]["missing"].as_array().expect("list").iter().any(|g| g["code"] == BARNET));
+    // Camden, 65 of 100: Wilson 95% (55.2544, 73.6358) holds 61.67: similar. At 99.8%:
+    // (49.5495, 77.8354). Hackney, 75 of 100: Wilson lower 65.70 is above London: better
+    // (high is good). Islington, 600 of 1,000: (56.93, 62.99) holds London: similar.
+    let camden = area(&p["boroughs"], CAMDEN);
+    assert!(close(&camden["lowerCi"], 55.2544, 1e-3) && close(&camden["upperCi"], 73.6358, 1e-3), "{camden}");
+    assert!(close(&camden["wide"]["lower"], 49.5495, 1e-3) && close(&camden["wide"]["upper"], 77.8354, 1e-3));
+    assert_eq!(camden["wide"]["method"], "WILSON");
+    assert_eq!(camden["comparedToLondon"], "SIMILAR");
+    let hackney = area(&p["boroughs"], HACKNEY);
+    assert_eq!(hackney["comparedToLondon"], "BETTER");
+    assert_eq!(area(&p["boroughs"], ISLINGTON)["comparedToLondon"], "SIMILAR");
+    // Ranks by polarity (high is good): Hackney 75, Camden 65, Islington 60; quintiles of
+    // three: ⌊5·0/3⌋+1 = 1, ⌊5·1/3⌋+1 = 2, ⌊5·2/3⌋+1 = 4.
+    let ranks: Vec<(Value, Value)> = [HACKNEY, CAMDEN, ISLINGTON]
+        .iter()
+        .map(|c| (area(&p["boroughs"], c)["rank"].clone(), area(&p["boroughs"], c)["quintile"].clone()))
+        .collect();
+    assert_eq!(ranks, vec![(json!(1), json!(1)), (json!(2), json!(2)), (json!(3), json!(4))]);
+    // Barnet has nothing: no value, no rank, not compared.
+    let barnet = area(&p["boroughs"], BARNET);
+    assert_eq!((barnet["value"].clone(), barnet["rank"].clone()), (Value::Null, Value::Null));
+    assert_eq!(barnet["comparedToLondon"], "NOT_COMPARED");
+    // With a single period there is no trend.
+    assert_eq!(camden["trend"]["direction"], "CANNOT_BE_CALCULATED");
+}
+
+#[tokio::test]
+async fn a_steady_rise_over_five_years_is_a_trend_and_four_years_are_not_enough() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    let years = ["2018/19", "2019/20", "2020/21", "2021/22", "2022/23"];
+    let values: Vec<Value> =
+        years.iter().enumerate().map(|(i, y)| ratio(m, CAMDEN, y, 100.0 + 20.0 * i as f64, 1000.0, 100.0)).collect();
+    approved(&app, values).await;
+    let p = picture(&app, None, json!({ "m": m })).await;
+    let trend = &area(&p["boroughs"], CAMDEN)["trend"];
+    // 100, 120, 140, 160, 180 of 1,000: χ² for trend = 40,000 / 1,204 = 33.2226.
+    assert_eq!(trend["method"], "CHI_SQUARED_FOR_TREND");
+    assert!(close(&trend["statistic"], 33.2226, 1e-3), "{trend}");
+    assert_eq!(
+        (trend["direction"].as_str(), trend["assessment"].as_str()),
+        (Some("INCREASING"), Some("GETTING_BETTER"))
+    );
+    assert_eq!(trend["points"].as_array().map(Vec::len), Some(5));
+    // A year earlier, only four consecutive years exist.
+    let earlier = picture(&app, None, json!({ "m": m, "p": "2021/22" })).await;
+    assert_eq!(area(&earlier["boroughs"], CAMDEN)["trend"]["direction"], "CANNOT_BE_CALCULATED");
+}
+
+#[tokio::test]
+async fn as_of_a_moment_the_picture_is_what_was_approved_then() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    approved(&app, vec![ratio(m, CAMDEN, "2022/23", 65.0, 100.0, 100.0)]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let published = chrono::Utc::now().to_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A correction, approved after the moment of publication.
+    approved(&app, vec![ratio(m, CAMDEN, "2022/23", 70.0, 100.0, 100.0)]).await;
+    // And a value still in review counts nowhere.
+    let submitter = app.token_for("gla", "analyst@gla", &[Role::Submitter]);
+    app.data_as(&submitter, SUBMIT, input("gla", vec![ratio(m, HACKNEY, "2022/23", 50.0, 100.0, 100.0)])).await;
+    let now = picture(&app, None, json!({ "m": m })).await;
+    assert!(close(&area(&now["boroughs"], CAMDEN)["value"], 70.0, 1e-9));
+    assert_eq!(area(&now["boroughs"], HACKNEY)["value"], Value::Null, "not approved");
+    let then = picture(&app, None, json!({ "m": m, "at": published })).await;
+    assert!(close(&area(&then["boroughs"], CAMDEN)["value"], 65.0, 1e-9), "{then}");
+    // Before anything was approved there is no period to show.
+    let before = picture(&app, None, json!({ "m": m, "at": "2001-01-01T00:00:00Z" })).await;
+    assert_eq!(before["period"], Value::Null);
+}
+
+#[tokio::test]
+async fn small_counts_are_hidden_from_others_and_cannot_be_recovered_by_subtraction() {
+    let app = spawn_app().await;
+    // New HIV diagnoses per 100,000: counts of 1 to 7 are suppressed.
+    let m = "new-hiv-diagnosis-rate";
+    let ncl = [(BARNET, 40.0), (CAMDEN, 5.0), ("E09000010", 30.0), ("E09000014", 35.0), (ISLINGTON, 25.0)];
+    approved(&app, ncl.iter().map(|(code, n)| ratio(m, code, "2023", *n, 200_000.0, 100_000.0)).collect()).await;
+    let public = picture(&app, None, json!({ "m": m })).await;
+    let hidden: Vec<&str> = ncl
+        .iter()
+        .map(|(code, _)| *code)
+        .filter(|code| area(&public["boroughs"], code)["suppressed"] == true)
+        .collect();
+    // Camden (5) is hidden, and so is the smallest other part of North Central London
+    // (Islington, 25), so the ICS total less the shown boroughs is only their sum.
+    assert_eq!(hidden, vec![CAMDEN, ISLINGTON]);
+    let camden = area(&public["boroughs"], CAMDEN);
+    assert_eq!(
+        (camden["value"].clone(), camden["numerator"].clone(), camden["lowerCi"].clone()),
+        (Value::Null, Value::Null, Value::Null)
+    );
+    assert_eq!(camden["rank"], Value::Null);
+    let ics_total = area(&public["ics"], NCL)["numerator"].as_f64().expect("the ICS total is shown");
+    let shown: f64 = ncl
+        .iter()
+        .filter(|(code, _)| !hidden.contains(code))
+        .map(|(code, _)| area(&public["boroughs"], code)["numerator"].as_f64().expect("shown"))
+        .sum();
+    assert!((ics_total - shown - 30.0).abs() < 1e-6, "only Camden + Islington (30) can be worked out");
+    // Camden's own partners see Camden's figure.
+    let camden_partner = app.token("camden", &[Role::Submitter]);
+    let own = picture(&app, Some(&camden_partner), json!({ "m": m })).await;
+    let mine = area(&own["boroughs"], CAMDEN);
+    assert_eq!((mine["suppressed"].as_bool(), mine["numerator"].as_f64()), (Some(false), Some(5.0)));
+    // Islington covers Camden for everyone else; Camden knows its own 5, so needs no cover.
+    assert_eq!(area(&own["boroughs"], ISLINGTON)["suppressed"], false);
+    // Exact Poisson limits for 5 events are computed but shown only where the value is.
+    assert_eq!(mine["interval"]["method"], "EXACT_POISSON");
+}
+
+#[tokio::test]
+async fn a_period_of_the_wrong_type_or_an_unknown_measure_is_refused_with_a_code() {
+    let app = spawn_app().await;
+    let body = app.graphql(PICTURE, json!({ "m": "school-readiness", "p": "2023" })).await;
+    assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"]);
+    let body = app.graphql(PICTURE, json!({ "m": "no-such-measure" })).await;
+    assert_eq!(error_codes(&body), vec!["NOT_FOUND"]);
+}
