@@ -91,34 +91,6 @@ pub async fn by_ids<C: ConnectionTrait>(
         .await?)
 }
 
-/// The current values of each (measure, area), oldest period first: the series a
-/// commitment is judged on (its first value a baseline, its last the latest).
-pub async fn series<C: ConnectionTrait>(
-    db: &C,
-    keys: &[(i64, i64)],
-    visibility: &Visibility,
-) -> AppResult<HashMap<(i64, i64), Vec<observation::Model>>> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = observation::Entity::find()
-        .filter(observation::Column::MeasureId.is_in(keys.iter().map(|k| k.0)))
-        .filter(observation::Column::GeographyId.is_in(keys.iter().map(|k| k.1)))
-        .filter(visible(visibility))
-        .filter(current(visibility))
-        .order_by_asc(observation::Column::PeriodEnd)
-        .all(db)
-        .await?;
-    let mut out: HashMap<(i64, i64), Vec<observation::Model>> = HashMap::new();
-    for row in rows {
-        let key = (row.measure_id, row.geography_id);
-        if keys.contains(&key) {
-            out.entry(key).or_default().push(row);
-        }
-    }
-    Ok(out)
-}
-
 /// Every visible revision of each (measure, area, period), oldest first.
 pub async fn history<C: ConnectionTrait>(
     db: &C,

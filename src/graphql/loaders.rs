@@ -127,21 +127,18 @@ impl Loader<GeographyByCode> for Loaders {
     }
 }
 
-/// The current values of a measure in an area, oldest period first.
+/// London's figures of a measure in the picture, oldest period first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SeriesOf {
-    pub measure_id: i64,
-    pub geography_id: i64,
-}
+pub struct LondonSeriesOf(pub i64);
 
-impl Loader<SeriesOf> for Loaders {
-    type Value = Vec<observation::Model>;
+impl Loader<LondonSeriesOf> for Loaders {
+    type Value = Vec<crate::picture::load::LondonValue>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[SeriesOf]) -> LoadResult<SeriesOf, Vec<observation::Model>> {
-        let pairs: Vec<(i64, i64)> = keys.iter().map(|k| (k.measure_id, k.geography_id)).collect();
-        let found = observations::series(&self.db, &pairs, &self.visibility).await.map_err(Arc::new)?;
-        Ok(keys.iter().map(|k| (*k, found.get(&(k.measure_id, k.geography_id)).cloned().unwrap_or_default())).collect())
+    async fn load(&self, keys: &[LondonSeriesOf]) -> LoadResult<LondonSeriesOf, Self::Value> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found = crate::picture::load::london_series(&self.db, &ids).await.map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, found.remove(&k.0).unwrap_or_default())).collect())
     }
 }
 

@@ -1,26 +1,25 @@
 //! `Priority` and `Commitment`: the ten areas of focus and what the partnership commits to.
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use entity::{commitment, observation, priority};
+use entity::{commitment, priority};
 
 use super::{
     OrGql,
     case_study::CaseStudy,
     connection, cost, ids, loader,
     loaders::{
-        CaseStudiesOfPriority, CommitmentsOfPriority, GeographyByCode, MeasureById, MeasuresOfPriority, PriorityById,
-        SeriesOf,
+        CaseStudiesOfPriority, CommitmentsOfPriority, LondonSeriesOf, MeasureById, MeasuresOfPriority, PriorityById,
     },
     measure::Measure,
     scalars::PeriodScalar,
 };
 use crate::{
-    picture::trajectory::{self, Judgement},
-    values::{Period, PeriodType, Polarity, TrajectoryStatus},
+    picture::{
+        load::LondonValue,
+        trajectory::{self, Judgement},
+    },
+    values::{Period, PeriodType, Polarity, TrajectoryStatus, ValueSource},
 };
-
-/// The ONS code of London, whose values commitments are judged on.
-pub const LONDON: &str = "E12000007";
 
 /// One of the areas of focus for pan-London action (the ten of the London Vision, and any added later).
 #[derive(Clone)]
@@ -114,17 +113,13 @@ impl Commitment {
         })
     }
 
-    /// London's current values for the commitment's measure, and the measure's period type
-    /// and polarity.
-    async fn london_series(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<Option<(Vec<observation::Model>, PeriodType, Polarity)>> {
+    /// London's figures for the commitment's measure in the picture, and the measure's
+    /// period type and polarity.
+    async fn london_series(&self, ctx: &Context<'_>) -> Result<Option<(Vec<LondonValue>, PeriodType, Polarity)>> {
         let Some(measure_id) = self.0.measure_id else { return Ok(None) };
         let l = loader(ctx);
         let Some(measure) = l.load_one(MeasureById(measure_id)).await.gql()? else { return Ok(None) };
-        let Some(london) = l.load_one(GeographyByCode(LONDON.to_owned())).await.gql()? else { return Ok(None) };
-        let series = l.load_one(SeriesOf { measure_id, geography_id: london.id }).await.gql()?.unwrap_or_default();
+        let series = l.load_one(LondonSeriesOf(measure_id)).await.gql()?.unwrap_or_default();
         let period_type = PeriodType::parse(&measure.period_type).gql()?;
         let polarity = Polarity::parse(&measure.polarity).gql()?;
         Ok(Some((series, period_type, polarity)))
@@ -180,13 +175,18 @@ impl Commitment {
         Self::stated(self.0.target_value, self.0.target_period.as_ref(), self.0.target_note.as_ref())
     }
 
-    /// London's latest approved value of the measure (partners also see values in review).
+    /// London's latest figure of the measure in the picture (`picture(measure:).london`):
+    /// approved values only, submitted for London or added up from the boroughs. The note
+    /// says which.
     async fn latest(&self, ctx: &Context<'_>) -> Result<Option<PeriodValue>> {
         let Some((series, ..)) = self.london_series(ctx).await? else { return Ok(None) };
-        Ok(series.last().map(|o| PeriodValue {
-            value: o.value,
-            period: Period::parse(&o.period).ok().map(PeriodScalar),
-            note: o.note.clone(),
+        Ok(series.last().map(|v| PeriodValue {
+            value: v.value,
+            period: Period::parse(&v.period).ok().map(PeriodScalar),
+            note: Some(match v.source {
+                ValueSource::Submitted => "submitted for London".to_owned(),
+                ValueSource::Aggregated => "added up from the boroughs' approved values".to_owned(),
+            }),
         }))
     }
 

@@ -200,3 +200,66 @@ pub async fn picture<C: ConnectionTrait>(
     let areas = build::build(&rules, &tree, &periods, &own);
     Ok(Picture { measure, rules, period: Some(period.as_str().to_owned()), as_of, areas, geographies, series_break })
 }
+
+/// London's figure for one period of a measure, from the picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LondonValue {
+    pub period: String,
+    pub period_end: chrono::NaiveDate,
+    pub value: f64,
+    pub source: crate::values::ValueSource,
+}
+
+/// London's figures of each measure in every period with approved values, oldest first, as
+/// the picture gives them (submitted for London, or added up from the boroughs): what
+/// commitments are judged on. Three statements for any number of measures.
+pub async fn london_series<C: ConnectionTrait>(
+    db: &C,
+    measure_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<LondonValue>>> {
+    if measure_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let measures =
+        measure::Entity::find().filter(measure::Column::Id.is_in(measure_ids.iter().copied())).all(db).await?;
+    let (tree, _) = tree(db).await?;
+    let Some(london) = tree.london() else { return Ok(HashMap::new()) };
+    let counted: Vec<i64> =
+        tree.areas.iter().filter(|a| a.id == london || a.level == GeographyLevel::Borough).map(|a| a.id).collect();
+    let rows = observation::Entity::find()
+        .filter(observation::Column::MeasureId.is_in(measure_ids.iter().copied()))
+        .filter(observation::Column::GeographyId.is_in(counted))
+        .filter(observation::Column::ReturnId.in_subquery(approved(None)))
+        .all(db)
+        .await?;
+    // The highest approved revision of each (measure, period, area).
+    let mut best: HashMap<(i64, String, i64), observation::Model> = HashMap::new();
+    for row in rows {
+        let key = (row.measure_id, row.period.clone(), row.geography_id);
+        if best.get(&key).is_none_or(|b| b.revision < row.revision) {
+            best.insert(key, row);
+        }
+    }
+    let mut by_period: HashMap<(i64, String), (chrono::NaiveDate, HashMap<i64, Figure>)> = HashMap::new();
+    for ((measure_id, period, area), o) in best {
+        let entry = by_period.entry((measure_id, period)).or_insert_with(|| (o.period_end, HashMap::new()));
+        let interval = o.lower_ci.zip(o.upper_ci);
+        entry.1.insert(area, Figure { value: o.value, numerator: o.numerator, denominator: o.denominator, interval });
+    }
+    let mut out: HashMap<i64, Vec<LondonValue>> = HashMap::new();
+    for m in &measures {
+        let rules = rules(m)?;
+        let mut series: Vec<LondonValue> = by_period
+            .iter()
+            .filter(|((id, _), _)| *id == m.id)
+            .filter_map(|((_, period), (end, figures))| {
+                let computed = build::compute(&rules, &tree, figures);
+                let c = computed.get(&london)?;
+                Some(LondonValue { period: period.clone(), period_end: *end, value: c.value?, source: c.source? })
+            })
+            .collect();
+        series.sort_by_key(|v| v.period_end);
+        out.insert(m.id, series);
+    }
+    Ok(out)
+}

@@ -3,7 +3,9 @@
 //! expected to be steady, and a value behind the line by its own period is off track.
 
 use chrono::NaiveDate;
-use entity::{commitment, observation};
+use entity::commitment;
+
+use super::load::LondonValue;
 
 use crate::values::{Period, PeriodType, Polarity, TrajectoryStatus};
 
@@ -30,19 +32,19 @@ fn end_of(period: Option<&String>, period_type: PeriodType) -> Option<NaiveDate>
     period.bounds(period_type).or_else(|| period.bounds(PeriodType::CalendarYear)).map(|b| b.end)
 }
 
-/// Judges a commitment on London's series of current values for its measure (oldest period
-/// first): its stated baseline and target, or London's first value as the baseline when the
-/// strategy gives none with a period, since a baseline without a date cannot anchor a line.
+/// Judges a commitment on London's figures in the picture (oldest period first): its stated
+/// baseline and target, or London's first figure as the baseline when the strategy gives
+/// none with a period, since a baseline without a date cannot anchor a line.
 pub fn judge_commitment(
     c: &commitment::Model,
-    series: &[observation::Model],
+    series: &[LondonValue],
     period_type: PeriodType,
     polarity: Polarity,
 ) -> Judgement {
     let point =
         |value: Option<f64>, period: Option<&String>| Some(Point { value: value?, at: end_of(period, period_type)? });
-    let first = series.first().map(|o| Point { value: o.value, at: o.period_end });
-    let latest = series.last().map(|o| Point { value: o.value, at: o.period_end });
+    let first = series.first().map(|v| Point { value: v.value, at: v.period_end });
+    let latest = series.last().map(|v| Point { value: v.value, at: v.period_end });
     let baseline = point(c.baseline_value, c.baseline_period.as_ref()).or(first);
     let target = point(c.target_value, c.target_period.as_ref());
     judge(baseline, target, latest, polarity)

@@ -222,3 +222,27 @@ async fn a_period_of_the_wrong_type_or_an_unknown_measure_is_refused_with_a_code
     let body = app.graphql(PICTURE, json!({ "m": "no-such-measure" })).await;
     assert_eq!(error_codes(&body), vec!["NOT_FOUND"]);
 }
+
+#[tokio::test]
+async fn a_commitment_is_judged_on_londons_figure_in_the_picture() {
+    let app = spawn_app().await;
+    // Reception overweight: 22% in 2017/18 to 19.8% by 2023/24 (low is good). No value is
+    // submitted for London itself: the picture adds London up from the boroughs,
+    // 205 of 1,000 (20.5%) in 2020/21, where the line expects 20.9%: on track.
+    let m = "reception-overweight";
+    approved(
+        &app,
+        vec![ratio(m, CAMDEN, "2020/21", 100.0, 500.0, 100.0), ratio(m, HACKNEY, "2020/21", 105.0, 500.0, 100.0)],
+    )
+    .await;
+    let q =
+        r#"{ priority(slug: "childhood-obesity") { commitments { latest { value period note } status progress } } }"#;
+    let c = app.data(q, json!({})).await["priority"]["commitments"][0].clone();
+    assert!(close(&c["latest"]["value"], 20.5, 1e-9), "{c}");
+    assert_eq!(c["latest"]["period"], "2020/21");
+    assert_eq!(c["status"], "ON_TRACK");
+    // Progress: (20.5 - 22) / (19.8 - 22) = 0.6818.
+    assert!(close(&c["progress"], 0.681_818, 1e-5), "{c}");
+    let p = picture(&app, None, json!({ "m": m })).await;
+    assert_eq!(p["london"]["value"], c["latest"]["value"], "the same figure as the picture's");
+}
