@@ -127,6 +127,62 @@ impl Loader<GeographyByCode> for Loaders {
     }
 }
 
+/// The areas whose figure of a measure in a period the caller may not see.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HiddenIn {
+    pub measure_id: i64,
+    pub period: String,
+}
+
+impl Loader<HiddenIn> for Loaders {
+    type Value = std::collections::BTreeSet<i64>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[HiddenIn]) -> LoadResult<HiddenIn, Self::Value> {
+        let mut ids: Vec<i64> = keys.iter().map(|k| k.measure_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let measures = crate::catalogue::measures::by_ids(&self.db, &ids).await.map_err(Arc::new)?;
+        let mut out = HashMap::new();
+        for m in &measures {
+            let periods: Vec<String> = keys.iter().filter(|k| k.measure_id == m.id).map(|k| k.period.clone()).collect();
+            let hidden =
+                crate::picture::load::hidden_in(&self.db, m, &periods, &self.visibility).await.map_err(Arc::new)?;
+            for p in periods {
+                let set = hidden.get(&p).cloned().unwrap_or_default();
+                out.insert(HiddenIn { measure_id: m.id, period: p }, set);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The series breaks of a measure, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesBreaksOf(pub i64);
+
+impl Loader<SeriesBreaksOf> for Loaders {
+    type Value = Vec<entity::series_break::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[SeriesBreaksOf]) -> LoadResult<SeriesBreaksOf, Self::Value> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut rows = crate::catalogue::rows_where_in::<entity::series_break::Entity, _>(
+            &self.db,
+            entity::series_break::Column::MeasureId,
+            &ids,
+        )
+        .await
+        .map_err(Arc::new)?;
+        rows.sort_by_key(|b| b.period_start);
+        let mut out: HashMap<SeriesBreaksOf, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(SeriesBreaksOf(row.measure_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
 /// London's figures of a measure in the picture, oldest period first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LondonSeriesOf(pub i64);

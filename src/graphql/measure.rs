@@ -11,15 +11,17 @@ use super::{
     geography::Geography,
     ids, loader,
     loaders::{
-        CommitmentsOfMeasure, GeographyById, HistoryOf, LockedPeriodsOf, MeasureById, PriorityById, StatusOfReturn,
+        CommitmentsOfMeasure, GeographyById, HiddenIn, HistoryOf, LockedPeriodsOf, MeasureById, PriorityById,
+        SeriesBreaksOf, StatusOfReturn,
     },
+    picture::{SeriesBreak, Trend},
     priority::{Commitment, Priority},
     request,
     scalars::PeriodScalar,
 };
 use crate::{
     catalogue::observations,
-    values::{Period, PeriodType, Polarity, ReturnStatus, Unit},
+    values::{Period, PeriodType, Polarity, ReturnStatus, Unit, ValueType},
 };
 
 /// An outcome measure the partnership tracks (Table 1 of the strategy). Values are
@@ -72,6 +74,42 @@ impl Measure {
     /// Highest value accepted, if bounded above.
     async fn max_value(&self) -> Option<f64> {
         self.0.max_value
+    }
+
+    /// What kind of statistic the values are, as the public health profiles class them:
+    /// `PROPORTION` (Wilson intervals; added up as a ratio of sums), `CRUDE_RATE` (Byar's
+    /// or exact Poisson intervals; added up as a ratio of sums), `COUNT` (summed),
+    /// `DIRECTLY_STANDARDISED_RATE`, `MEAN` or `INDEX` (never added up).
+    async fn value_type(&self) -> Result<ValueType> {
+        ValueType::parse(&self.0.value_type).gql()
+    }
+
+    /// The disclosure rule: counts (numerators, or a count's values) from 1 to this number
+    /// are hidden from those outside the area, with whatever would give them away by
+    /// subtraction. Null: no rule.
+    async fn suppress_up_to(&self) -> Option<i32> {
+        self.0.suppress_up_to
+    }
+
+    /// The periods from which the measure's definition changed, oldest first: trends never
+    /// reach back past one.
+    #[graphql(complexity = "cost::list(crate::catalogue::measures::MAX_SERIES_BREAKS, child_complexity)")]
+    async fn series_breaks(&self, ctx: &Context<'_>) -> Result<Vec<SeriesBreak>> {
+        let breaks = loader(ctx).load_one(SeriesBreaksOf(self.0.id)).await.gql()?.unwrap_or_default();
+        Ok(breaks.into_iter().map(SeriesBreak).collect())
+    }
+
+    /// The trend of one area's values over its five most recent consecutive periods up to
+    /// `period` (by default the latest with an approved value), as in the picture.
+    #[graphql(complexity = "child_complexity + 10")]
+    async fn trend(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The area (ONS code).")] geography: String,
+        #[graphql(desc = "The last period of the trend; by default the latest.")] period: Option<PeriodScalar>,
+    ) -> Result<Option<Trend>> {
+        let picture = super::picture::load(ctx, self.0.clone(), period.map(|p| p.0), None).await?;
+        Ok(picture.trend_of(&geography))
     }
 
     /// Whether values must be whole numbers (counts).
@@ -139,6 +177,29 @@ impl Measure {
 #[derive(Clone)]
 pub struct Observation(pub observation::Model);
 
+impl Observation {
+    /// Whether the measure's disclosure rule hides this figure from the caller.
+    async fn hidden(&self, ctx: &Context<'_>) -> Result<bool> {
+        let req = request(ctx);
+        if req.visibility.sees_review_in(self.0.geography_id) {
+            return Ok(false);
+        }
+        let l = loader(ctx);
+        let Some(m) = l.load_one(MeasureById(self.0.measure_id)).await.gql()? else { return Ok(false) };
+        let Some(limit) = m.suppress_up_to.map(f64::from) else { return Ok(false) };
+        let count = if m.value_type == ValueType::Count.as_str() { Some(self.0.value) } else { self.0.numerator };
+        if count.is_some_and(|c| c > 0.0 && c <= limit) {
+            return Ok(true);
+        }
+        let key = HiddenIn { measure_id: m.id, period: self.0.period.clone() };
+        Ok(l.load_one(key).await.gql()?.is_some_and(|set| set.contains(&self.0.geography_id)))
+    }
+
+    async fn unless_hidden(&self, ctx: &Context<'_>, value: Option<f64>) -> Result<Option<f64>> {
+        if value.is_none() || self.hidden(ctx).await? { Ok(None) } else { Ok(value) }
+    }
+}
+
 #[Object]
 impl Observation {
     /// Global ID, for `node(id:)`.
@@ -171,14 +232,23 @@ impl Observation {
         Period::parse(&self.0.period).gql().map(PeriodScalar)
     }
 
-    /// The value, in the measure's unit.
-    async fn value(&self) -> f64 {
-        self.0.value
+    /// The value, in the measure's unit. Null when the measure's disclosure rule hides it
+    /// from the caller (see `suppressed`).
+    async fn value(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(self.unless_hidden(ctx, Some(self.0.value)).await?)
     }
 
-    /// Numerator (events or people counted), for ratios.
-    async fn numerator(&self) -> Option<f64> {
-        self.0.numerator
+    /// Whether the measure's disclosure rule hides this figure from the caller: a count from
+    /// 1 to the rule's limit outside the caller's own areas, or a figure that would give
+    /// one away by subtraction from a total, as in the picture. Partners always see their
+    /// own areas' figures.
+    async fn suppressed(&self, ctx: &Context<'_>) -> Result<bool> {
+        self.hidden(ctx).await
+    }
+
+    /// Numerator (events or people counted), for ratios. Null when suppressed.
+    async fn numerator(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.unless_hidden(ctx, self.0.numerator).await
     }
 
     /// Denominator (population at risk), for ratios.
@@ -186,14 +256,21 @@ impl Observation {
         self.0.denominator
     }
 
-    /// Lower limit of the 95% confidence interval.
-    async fn lower_ci(&self) -> Option<f64> {
-        self.0.lower_ci
+    /// Lower limit of the 95% confidence interval, as submitted. Null when suppressed.
+    async fn lower_ci(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.unless_hidden(ctx, self.0.lower_ci).await
     }
 
-    /// Upper limit of the 95% confidence interval.
-    async fn upper_ci(&self) -> Option<f64> {
-        self.0.upper_ci
+    /// Upper limit of the 95% confidence interval, as submitted. Null when suppressed.
+    async fn upper_ci(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.unless_hidden(ctx, self.0.upper_ci).await
+    }
+
+    /// The series break this value's period starts, when the measure's definition changed
+    /// from this period: values before it are not comparable with this one.
+    async fn series_break(&self, ctx: &Context<'_>) -> Result<Option<SeriesBreak>> {
+        let breaks = loader(ctx).load_one(SeriesBreaksOf(self.0.measure_id)).await.gql()?.unwrap_or_default();
+        Ok(breaks.into_iter().find(|b| b.period == self.0.period).map(SeriesBreak))
     }
 
     /// The submitter's note on the value (for example a data quality caveat).

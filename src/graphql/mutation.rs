@@ -9,6 +9,7 @@ use super::{
     guards::{RoleGuard, actor},
     measure::Measure,
     organisation::Organisation,
+    picture::SeriesBreak,
     priority::{Commitment, Priority},
     request,
     scalars::PeriodScalar,
@@ -235,6 +236,33 @@ pub struct MeasurePayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Marks the period from which a measure's definition changed.
+#[derive(InputObject)]
+pub struct MarkSeriesBreakInput {
+    /// The measure's slug.
+    pub measure: String,
+    /// The first period of the new definition, of the measure's period type.
+    pub period: String,
+    /// What changed (for example "new population estimates from the 2021 Census").
+    pub note: String,
+}
+
+/// Removes a series break.
+#[derive(InputObject)]
+pub struct RemoveSeriesBreakInput {
+    pub measure: String,
+    pub period: String,
+}
+
+/// The result of marking or removing a series break.
+#[derive(SimpleObject)]
+pub struct SeriesBreakPayload {
+    /// The break as marked (or as it was, when removed); null when nothing changed.
+    pub series_break: Option<SeriesBreak>,
+    /// Why nothing changed, field by field.
+    pub user_errors: Vec<UserError>,
+}
+
 /// The result of an organisation mutation.
 #[derive(SimpleObject)]
 pub struct OrganisationPayload {
@@ -363,6 +391,32 @@ impl CatalogueMutation {
         let (measure, user_errors) =
             split(measures::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);
         Ok(MeasurePayload { measure, user_errors })
+    }
+
+    /// Marks the period from which a measure's definition changed: trends never reach back
+    /// past it, and the picture and observations show it. Marking a marked period changes
+    /// its note. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn mark_series_break(&self, ctx: &Context<'_>, input: MarkSeriesBreakInput) -> Result<SeriesBreakPayload> {
+        let outcome =
+            measures::mark_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period, &input.note)
+                .await
+                .gql()?;
+        let (series_break, user_errors) = split(outcome, SeriesBreak);
+        Ok(SeriesBreakPayload { series_break, user_errors })
+    }
+
+    /// Removes a series break. ADMIN only.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn remove_series_break(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveSeriesBreakInput,
+    ) -> Result<SeriesBreakPayload> {
+        let outcome =
+            measures::remove_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period).await.gql()?;
+        let (series_break, user_errors) = split(outcome, SeriesBreak);
+        Ok(SeriesBreakPayload { series_break, user_errors })
     }
 
     /// Adds an organisation. ADMIN only.

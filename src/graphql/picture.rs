@@ -74,6 +74,12 @@ impl Picture {
         Some(AreaValue { picture: self.clone(), figure: figure.clone(), geography })
     }
 
+    /// The trend of the area with this ONS code, if it is in the picture.
+    pub fn trend_of(&self, code: &str) -> Option<Trend> {
+        let id = self.inner.geographies.values().find(|g| g.code == code)?.id;
+        self.inner.area(id).map(|a| Trend(a.trend.clone()))
+    }
+
     fn level(&self, level: GeographyLevel) -> Vec<AreaValue> {
         self.inner.of_level(level).filter_map(|f| self.area_value(f)).collect()
     }

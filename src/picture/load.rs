@@ -263,3 +263,29 @@ pub async fn london_series<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// The areas whose figure of a measure in a period the viewer may not see (see
+/// `suppress`), from the current approved values: what `Observation` hides as the picture does.
+pub async fn hidden_in<C: ConnectionTrait>(
+    db: &C,
+    measure: &measure::Model,
+    periods: &[String],
+    visibility: &Visibility,
+) -> AppResult<HashMap<String, std::collections::BTreeSet<i64>>> {
+    let rules = rules(measure)?;
+    if rules.suppress_up_to.is_none() || periods.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (tree, _) = tree(db).await?;
+    let mut found = figures(db, measure.id, periods, None).await?;
+    let own = |id: i64| visibility.sees_review_in(id);
+    Ok(periods
+        .iter()
+        .map(|p| {
+            let figures: HashMap<i64, Figure> =
+                tree.areas.iter().filter_map(|a| Some((a.id, found.remove(&(p.clone(), a.id))?))).collect();
+            let computed = build::compute(&rules, &tree, &figures);
+            (p.clone(), build::hidden(&rules, &tree, &computed, &own))
+        })
+        .collect())
+}

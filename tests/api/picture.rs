@@ -246,3 +246,78 @@ async fn a_commitment_is_judged_on_londons_figure_in_the_picture() {
     let p = picture(&app, None, json!({ "m": m })).await;
     assert_eq!(p["london"]["value"], c["latest"]["value"], "the same figure as the picture's");
 }
+
+#[tokio::test]
+async fn a_series_break_stops_trends_and_shows_in_the_picture_and_the_observations() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    let years = ["2018/19", "2019/20", "2020/21", "2021/22", "2022/23"];
+    approved(
+        &app,
+        years.iter().enumerate().map(|(i, y)| ratio(m, CAMDEN, y, 100.0 + 20.0 * i as f64, 1000.0, 100.0)).collect(),
+    )
+    .await;
+    let mark = "mutation($i: MarkSeriesBreakInput!) { markSeriesBreak(input: $i) {
+        seriesBreak { period note } userErrors { field code } } }";
+    let vars =
+        json!({ "i": { "measure": m, "period": "2020/21", "note": "Early years foundation stage profile revised" } });
+    // Only an administrator marks a break.
+    let (_, refused) = app.graphql_as(&app.token("gla", &[Role::Approver]), mark, vars.clone()).await;
+    assert_eq!(error_codes(&refused), vec!["FORBIDDEN"]);
+    let admin = app.token("gla", &[Role::Admin]);
+    let bad = app.data_as(&admin, mark, json!({ "i": { "measure": m, "period": "2020", "note": "x" } })).await;
+    assert_eq!(bad["markSeriesBreak"]["userErrors"], json!([{ "field": ["period"], "code": "INVALID" }]));
+    let marked = app.data_as(&admin, mark, vars).await;
+    assert_eq!(marked["markSeriesBreak"]["seriesBreak"]["period"], "2020/21");
+    // The trend now has only three comparable years.
+    let q = r#"{ picture(measure: "school-readiness") { seriesBreak { period note }
+        boroughs { geography { code } trend { direction reason points { period } } } }
+      measure(slug: "school-readiness") { seriesBreaks { period }
+        observations(geography: "E09000007") { nodes { period seriesBreak { period } } } } }"#;
+    let data = app.data(q, json!({})).await;
+    assert_eq!(data["picture"]["seriesBreak"]["period"], "2020/21");
+    let trend = &area(&data["picture"]["boroughs"], CAMDEN)["trend"];
+    assert_eq!(trend["direction"], "CANNOT_BE_CALCULATED", "{trend}");
+    assert!(trend["reason"].as_str().is_some_and(|r| r.contains("2020/21")), "{trend}");
+    assert_eq!(trend["points"].as_array().map(Vec::len), Some(3));
+    assert_eq!(data["measure"]["seriesBreaks"], json!([{ "period": "2020/21" }]));
+    let marks: Vec<&Value> = data["measure"]["observations"]["nodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|o| !o["seriesBreak"].is_null())
+        .collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0]["period"], "2020/21");
+    // Removing it restores the five-year trend.
+    let remove = "mutation { removeSeriesBreak(input: { measure: \"school-readiness\", period: \"2020/21\" }) { userErrors { code } } }";
+    assert_eq!(app.data_as(&admin, remove, json!({})).await["removeSeriesBreak"]["userErrors"], json!([]));
+    let again = app.data(q, json!({})).await;
+    assert_eq!(area(&again["picture"]["boroughs"], CAMDEN)["trend"]["direction"], "INCREASING");
+}
+
+#[tokio::test]
+async fn observations_hide_what_the_picture_hides() {
+    let app = spawn_app().await;
+    let m = "new-hiv-diagnosis-rate";
+    let ncl = [(BARNET, 40.0), (CAMDEN, 5.0), ("E09000010", 30.0), ("E09000014", 35.0), (ISLINGTON, 25.0)];
+    approved(&app, ncl.iter().map(|(code, n)| ratio(m, code, "2023", *n, 200_000.0, 100_000.0)).collect()).await;
+    let q = r#"query($g: String) { measure(slug: "new-hiv-diagnosis-rate") { suppressUpTo
+        observations(geography: $g) { nodes { value numerator suppressed history { value suppressed } } } } }"#;
+    for code in [CAMDEN, ISLINGTON] {
+        let data = app.data(q, json!({ "g": code })).await;
+        assert_eq!(data["measure"]["suppressUpTo"], 7);
+        let o = &data["measure"]["observations"]["nodes"][0];
+        assert_eq!(
+            (o["value"].clone(), o["numerator"].clone(), o["suppressed"].clone()),
+            (Value::Null, Value::Null, json!(true)),
+            "{code}"
+        );
+        assert_eq!(o["history"][0]["value"], Value::Null);
+    }
+    let barnet = app.data(q, json!({ "g": BARNET })).await;
+    assert_eq!(barnet["measure"]["observations"]["nodes"][0]["numerator"], 40.0);
+    let camden_partner = app.token("camden", &[Role::Submitter]);
+    let own = app.data_as(&camden_partner, q, json!({ "g": CAMDEN })).await;
+    assert_eq!(own["measure"]["observations"]["nodes"][0]["numerator"], 5.0);
+}

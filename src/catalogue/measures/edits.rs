@@ -2,8 +2,11 @@
 //! created: values already submitted are in them.
 
 use chrono::Utc;
-use entity::measure;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder};
+use entity::{measure, series_break};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
 
 use crate::catalogue::checks::{Checks, MAX_NAME, MAX_TEXT};
 use crate::{
@@ -231,4 +234,105 @@ pub async fn update_measure(
     let after = row.update(&tx).await?;
     audit::record(&tx, actor, "updateMeasure", EntityType::Measure, after.id, Some(&before), Some(&after)).await?;
     finish(tx, Ok(after)).await
+}
+
+/// The most series breaks one measure may have.
+pub const MAX_SERIES_BREAKS: usize = 20;
+
+/// Marks `period` as the first of a new definition of a measure: trends never reach back
+/// past it. Marking a period already marked changes its note.
+pub async fn mark_series_break(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    slug: &str,
+    period: &str,
+    note: &str,
+) -> AppResult<Outcome<series_break::Model>> {
+    let mut c = Checks::default();
+    let note = c.text("note", note, MAX_TEXT);
+    let tx = begin(db).await?;
+    let Some(m) = crate::catalogue::measures::by_slug(&tx, slug).await? else {
+        tx.rollback().await?;
+        return refused(&["measure"], UserErrorCode::NotFound, format!("no measure has the slug '{slug}'"));
+    };
+    let period_type = PeriodType::parse(&m.period_type).map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let start = match crate::values::Period::parse(period) {
+        Ok(p) => match p.bounds(period_type) {
+            Some(b) => Some(b.start),
+            None => {
+                c.push(&["period"], UserErrorCode::Invalid, format!("'{p}' is not a period of {period_type}"));
+                None
+            }
+        },
+        Err(e) => {
+            c.push(&["period"], UserErrorCode::Invalid, e.0);
+            None
+        }
+    };
+    let existing = series_break::Entity::find().filter(series_break::Column::MeasureId.eq(m.id)).all(&tx).await?;
+    let before = existing.iter().find(|b| b.period == period).cloned();
+    if before.is_none() && existing.len() >= MAX_SERIES_BREAKS {
+        c.push(&["period"], UserErrorCode::Invalid, format!("a measure has at most {MAX_SERIES_BREAKS} series breaks"));
+    }
+    if let Err(e) = c.finish() {
+        return finish(tx, Err(e)).await;
+    }
+    let (Some(note), Some(start)) = (note, start) else { unreachable!("BUG: checks passed without values") };
+    let row = match before.clone() {
+        Some(b) => {
+            let mut row = b.into_active_model();
+            row.note = Set(note);
+            row.update(&tx).await?
+        }
+        None => {
+            series_break::ActiveModel {
+                measure_id: Set(m.id),
+                period: Set(period.to_owned()),
+                period_start: Set(start),
+                note: Set(note),
+                created_at: Set(Utc::now()),
+                created_by: Set(actor.subject.clone()),
+                ..Default::default()
+            }
+            .insert(&tx)
+            .await?
+        }
+    };
+    audit::record(&tx, actor, "markSeriesBreak", EntityType::Measure, m.id, before.as_ref(), Some(&row)).await?;
+    finish(tx, Ok(row)).await
+}
+
+/// Removes a series break; `NOT_FOUND` when the period is not marked.
+pub async fn remove_series_break(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    slug: &str,
+    period: &str,
+) -> AppResult<Outcome<series_break::Model>> {
+    let tx = begin(db).await?;
+    let Some(m) = crate::catalogue::measures::by_slug(&tx, slug).await? else {
+        tx.rollback().await?;
+        return refused(&["measure"], UserErrorCode::NotFound, format!("no measure has the slug '{slug}'"));
+    };
+    let Some(found) = series_break::Entity::find()
+        .filter(series_break::Column::MeasureId.eq(m.id))
+        .filter(series_break::Column::Period.eq(period))
+        .one(&tx)
+        .await?
+    else {
+        tx.rollback().await?;
+        return refused(&["period"], UserErrorCode::NotFound, format!("{slug} has no series break at '{period}'"));
+    };
+    series_break::Entity::delete_by_id(found.id).exec(&tx).await?;
+    audit::record(
+        &tx,
+        actor,
+        "removeSeriesBreak",
+        EntityType::Measure,
+        m.id,
+        Some(&found),
+        None::<&series_break::Model>,
+    )
+    .await?;
+    finish(tx, Ok(found)).await
 }
