@@ -235,7 +235,7 @@ impl Observation {
     /// The value, in the measure's unit. Null when the measure's disclosure rule hides it
     /// from the caller (see `suppressed`).
     async fn value(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(self.unless_hidden(ctx, Some(self.0.value)).await?)
+        self.unless_hidden(ctx, Some(self.0.value)).await
     }
 
     /// Whether the measure's disclosure rule hides this figure from the caller: a count from
