@@ -76,6 +76,36 @@ pub async fn current_for_measure<C: ConnectionTrait>(
     page::fetch(db, select, observation::Column::Id, |m| m.id, args).await
 }
 
+/// Every current value of one measure the caller may see, optionally of one area and
+/// between two period ends (inclusive), oldest period first and by area within a period.
+pub async fn current_between<C: ConnectionTrait>(
+    db: &C,
+    measure_id: i64,
+    geography_id: Option<i64>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    visibility: &Visibility,
+) -> AppResult<Vec<observation::Model>> {
+    let mut select = observation::Entity::find()
+        .filter(observation::Column::MeasureId.eq(measure_id))
+        .filter(visible(visibility))
+        .filter(current(visibility));
+    if let Some(id) = geography_id {
+        select = select.filter(observation::Column::GeographyId.eq(id));
+    }
+    if let Some(from) = from {
+        select = select.filter(observation::Column::PeriodEnd.gte(from));
+    }
+    if let Some(to) = to {
+        select = select.filter(observation::Column::PeriodEnd.lte(to));
+    }
+    Ok(select
+        .order_by_asc(observation::Column::PeriodEnd)
+        .order_by_asc(observation::Column::GeographyId)
+        .all(db)
+        .await?)
+}
+
 pub async fn by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],

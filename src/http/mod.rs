@@ -1,5 +1,6 @@
 //! The HTTP surface: `POST`/`GET /graphql`, GraphiQL for browsers, `/healthz`, `/metrics`.
 
+mod exports;
 mod graphql;
 mod health;
 pub mod returns_csv;
@@ -65,6 +66,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let csv = Router::new().route("/returns.csv", post(returns_csv::post));
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/picture.csv", get(exports::picture))
+        .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(RequestBodyLimitLayer::new(max_body_bytes));

@@ -321,3 +321,78 @@ async fn observations_hide_what_the_picture_hides() {
     let own = app.data_as(&camden_partner, q, json!({ "g": CAMDEN })).await;
     assert_eq!(own["measure"]["observations"]["nodes"][0]["numerator"], 5.0);
 }
+
+/// GETs a CSV export; returns the status and the rows as maps of column to cell.
+async fn export(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, Vec<std::collections::HashMap<String, String>>) {
+    let mut request = app.client.get(format!("{}{path}", app.address));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("a body");
+    if status != 200 {
+        return (status, Vec::new());
+    }
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let rows = reader
+        .records()
+        .map(|r| header.iter().map(str::to_owned).zip(r.expect("a row").iter().map(str::to_owned)).collect())
+        .collect();
+    (status, rows)
+}
+
+#[tokio::test]
+async fn the_picture_and_the_observations_export_as_csv_with_the_same_rules() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    approved(
+        &app,
+        vec![ratio(m, CAMDEN, "2022/23", 65.0, 100.0, 100.0), ratio(m, HACKNEY, "2022/23", 75.0, 100.0, 100.0)],
+    )
+    .await;
+    let (status, rows) = export(&app, "/picture.csv?measure=school-readiness", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(rows.len(), 39, "London, five ICSs and 33 boroughs");
+    assert_eq!((rows[0]["code"].as_str(), rows[0]["level"].as_str()), ("E12000007", "REGION"));
+    let camden = rows.iter().find(|r| r["code"] == CAMDEN).expect("Camden");
+    assert_eq!(camden["value"], "65");
+    assert!(camden["lower_ci_95"].starts_with("55.254"), "{camden:?}");
+    assert!(camden["lower_ci_99_8"].starts_with("49.549"), "{camden:?}");
+    assert_eq!((camden["rank"].as_str(), camden["compared_to_london"].as_str()), ("2", "SIMILAR"));
+    assert_eq!(camden["interval_method"], "WILSON");
+    // London: 140 of 200.
+    assert_eq!(rows[0]["value"], "70");
+    assert_eq!(export(&app, "/picture.csv?measure=school-readiness&period=2023", None).await.0, 400);
+    assert_eq!(export(&app, "/picture.csv?measure=nothing-here", None).await.0, 404);
+    assert_eq!(export(&app, "/picture.csv?measure=school-readiness&asOf=yesterday", None).await.0, 400);
+
+    let hiv = "new-hiv-diagnosis-rate";
+    approved(
+        &app,
+        [(BARNET, 40.0), (CAMDEN, 5.0), ("E09000010", 30.0), ("E09000014", 35.0), (ISLINGTON, 25.0)]
+            .iter()
+            .map(|(code, n)| ratio(hiv, code, "2023", *n, 200_000.0, 100_000.0))
+            .collect(),
+    )
+    .await;
+    let path = "/observations.csv?measure=new-hiv-diagnosis-rate&from=2023&to=2023";
+    let (status, public) = export(&app, path, None).await;
+    assert_eq!((status, public.len()), (200, 5));
+    let row = |rows: &[std::collections::HashMap<String, String>], code: &str| {
+        rows.iter().find(|r| r["code"] == code).cloned().expect("a row")
+    };
+    assert_eq!((row(&public, CAMDEN)["numerator"].as_str(), row(&public, CAMDEN)["suppressed"].as_str()), ("", "true"));
+    assert_eq!(row(&public, ISLINGTON)["suppressed"], "true");
+    assert_eq!(row(&public, BARNET)["numerator"], "40");
+    let camden_partner = app.token("camden", &[Role::Submitter]);
+    let (_, own) = export(&app, path, Some(&camden_partner)).await;
+    assert_eq!(row(&own, CAMDEN)["numerator"], "5");
+    let (_, none) = export(&app, "/observations.csv?measure=new-hiv-diagnosis-rate&to=2022", None).await;
+    assert!(none.is_empty());
+}

@@ -1,0 +1,315 @@
+//! CSV exports for spreadsheets and statistical tools: `GET /picture.csv` (one row an area)
+//! and `GET /observations.csv` (one row a current value), with the same visibility and
+//! suppression as GraphQL: values in review only for partners within their areas, and
+//! small numbers hidden from everyone outside the area.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    AppState,
+    graphql::{error, principal},
+};
+use crate::{
+    catalogue::{Visibility, geographies, measures, observations},
+    error::AppError,
+    picture::{build::AreaFigure, load},
+    values::{Lines, Period, PeriodType, ReturnStatus, ValueType, forbidden_character},
+};
+
+/// What `/picture.csv` takes.
+#[derive(Debug, Deserialize)]
+pub struct PictureParams {
+    measure: String,
+    period: Option<String>,
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
+}
+
+/// What `/observations.csv` takes.
+#[derive(Debug, Deserialize)]
+pub struct ObservationParams {
+    measure: String,
+    geography: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn bad(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, AppError::BadUserInput(message.into()))
+}
+
+fn fail(e: AppError) -> Response {
+    error(e.http_status(), e)
+}
+
+/// A CSV answer, named for download.
+fn csv_response(name: &str, body: Vec<u8>) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// A cell of free text, made safe for spreadsheets: text that starts like a formula gets a
+/// leading apostrophe, as spreadsheet programs themselves mark literal text.
+fn text_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Period, Response> {
+    let p = Period::parse(raw).map_err(|e| bad(format!("{field}: {}", e.0)))?;
+    if !p.fits(period_type) {
+        return Err(bad(format!("{field}: '{raw}' is not a period of {period_type}")));
+    }
+    Ok(p)
+}
+
+fn check_text(params: &[(&str, Option<&str>)]) -> Result<(), Response> {
+    for (name, value) in params {
+        if let Some(v) = value
+            && (v.len() > 200 || forbidden_character(v, Lines::One).is_some())
+        {
+            return Err(bad(format!("`{name}` is not an acceptable value")));
+        }
+    }
+    Ok(())
+}
+
+async fn measure_of(state: &AppState, slug: &str) -> Result<(entity::measure::Model, PeriodType), Response> {
+    let found = measures::by_slug(&state.db.conn, slug).await.map_err(fail)?;
+    let m = found.ok_or_else(|| fail(AppError::NotFound(format!("no measure has the slug '{slug}'"))))?;
+    let period_type = PeriodType::parse(&m.period_type).map_err(|e| fail(AppError::Internal(e.to_string())))?;
+    Ok((m, period_type))
+}
+
+const PICTURE_HEADER: [&str; 22] = [
+    "measure",
+    "period",
+    "code",
+    "name",
+    "level",
+    "value",
+    "numerator",
+    "denominator",
+    "lower_ci_95",
+    "upper_ci_95",
+    "lower_ci_99_8",
+    "upper_ci_99_8",
+    "interval_method",
+    "compared_to_london",
+    "compared_to_london_99_8",
+    "compared_to_ics",
+    "rank",
+    "quintile",
+    "trend",
+    "trend_assessment",
+    "source",
+    "suppressed",
+];
+
+pub async fn picture(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PictureParams>) -> Response {
+    let viewer = match principal(&state, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    if let Err(r) =
+        check_text(&[("measure", Some(&q.measure)), ("period", q.period.as_deref()), ("asOf", q.as_of.as_deref())])
+    {
+        return r;
+    }
+    let (m, period_type) = match measure_of(&state, &q.measure).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let period = match q.period.as_deref().map(|p| period_param(p, "period", period_type)).transpose() {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let as_of = match q.as_of.as_deref().map(chrono::DateTime::parse_from_rfc3339).transpose() {
+        Ok(t) => t.map(|t| t.with_timezone(&chrono::Utc)),
+        Err(e) => return bad(format!("asOf: not an RFC 3339 date and time ({e})")),
+    };
+    let visibility = Visibility::of(viewer.as_ref());
+    let slug = m.slug.clone();
+    let pic = match load::picture(&state.db.conn, m, period, as_of, &visibility).await {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![PICTURE_HEADER.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()];
+    for a in &pic.areas {
+        let Some(g) = pic.geographies.get(&a.geography_id) else { continue };
+        rows.push(picture_row(&slug, pic.period.as_deref().unwrap_or_default(), g, a));
+    }
+    for row in rows {
+        if out.write_record(&row).is_err() {
+            return fail(AppError::Internal("writing CSV failed".into()));
+        }
+    }
+    match out.into_inner() {
+        Ok(body) => csv_response(&format!("picture-{slug}.csv"), body),
+        Err(_) => fail(AppError::Internal("writing CSV failed".into())),
+    }
+}
+
+fn picture_row(slug: &str, period: &str, g: &entity::geography::Model, a: &AreaFigure) -> Vec<String> {
+    let shown = |v: Option<f64>| if a.suppressed { String::new() } else { number(v) };
+    let (lower_95, upper_95) = (a.interval_95.map(|i| i.lower), a.interval_95.map(|i| i.upper));
+    let (lower_998, upper_998) = (a.interval_99_8.map(|i| i.lower), a.interval_99_8.map(|i| i.upper));
+    vec![
+        slug.to_owned(),
+        period.to_owned(),
+        g.code.clone(),
+        g.name.clone(),
+        g.level.clone(),
+        shown(a.computed.value),
+        shown(a.computed.numerator),
+        number(a.computed.value.and(a.computed.denominator)),
+        number(lower_95),
+        number(upper_95),
+        number(lower_998),
+        number(upper_998),
+        a.interval_95.map(|i| i.method.to_string()).unwrap_or_default(),
+        a.vs_london[0].to_string(),
+        a.vs_london[1].to_string(),
+        a.vs_ics[0].to_string(),
+        a.rank.map(|r| r.to_string()).unwrap_or_default(),
+        a.quintile.map(|q| q.to_string()).unwrap_or_default(),
+        a.trend.direction.to_string(),
+        a.trend.assessment.to_string(),
+        a.computed.source.map(|s| s.to_string()).unwrap_or_default(),
+        a.suppressed.to_string(),
+    ]
+}
+
+pub async fn observations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ObservationParams>,
+) -> Response {
+    let viewer = match principal(&state, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let texts = [
+        ("measure", Some(q.measure.as_str())),
+        ("geography", q.geography.as_deref()),
+        ("from", q.from.as_deref()),
+        ("to", q.to.as_deref()),
+    ];
+    if let Err(r) = check_text(&texts) {
+        return r;
+    }
+    let (m, period_type) = match measure_of(&state, &q.measure).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    // Periods of one type are told apart by their last day: `from` and `to` are inclusive.
+    let bound = |raw: Option<&str>, field: &str| -> Result<Option<chrono::NaiveDate>, Response> {
+        let Some(raw) = raw else { return Ok(None) };
+        Ok(period_param(raw, field, period_type)?.bounds(period_type).map(|b| b.end))
+    };
+    let (from, to) = match (bound(q.from.as_deref(), "from"), bound(q.to.as_deref(), "to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let db = &state.db.conn;
+    let area = match &q.geography {
+        Some(code) => match geographies::by_code(db, code).await {
+            Ok(Some(g)) => Some(g.id),
+            Ok(None) => return fail(AppError::NotFound(format!("no geography has the code '{code}'"))),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+    let visibility = Visibility::of(viewer.as_ref());
+    let rows = match observations::current_between(db, m.id, area, from, to, &visibility).await {
+        Ok(rows) => rows,
+        Err(e) => return fail(e),
+    };
+    let mut periods: Vec<String> = rows.iter().map(|o| o.period.clone()).collect();
+    periods.sort();
+    periods.dedup();
+    let hidden = match load::hidden_in(db, &m, &periods, &visibility).await {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let statuses = match observations::return_statuses(db, &rows.iter().map(|o| o.return_id).collect::<Vec<_>>()).await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let areas: HashMap<i64, entity::geography::Model> = match geographies::all(db).await {
+        Ok(all) => all.into_iter().map(|g| (g.id, g)).collect(),
+        Err(e) => return fail(e),
+    };
+    let limit = m.suppress_up_to.map(f64::from);
+    let is_count = m.value_type == ValueType::Count.as_str();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "measure",
+        "code",
+        "name",
+        "period",
+        "value",
+        "numerator",
+        "denominator",
+        "lower_ci",
+        "upper_ci",
+        "status",
+        "revision",
+        "submitted_at",
+        "note",
+        "suppressed",
+    ];
+    if out.write_record(header).is_err() {
+        return fail(AppError::Internal("writing CSV failed".into()));
+    }
+    for o in &rows {
+        let own = visibility.sees_review_in(o.geography_id);
+        let count = if is_count { Some(o.value) } else { o.numerator };
+        let small = limit.is_some_and(|l| count.is_some_and(|c| c > 0.0 && c <= l));
+        let covered = hidden.get(&o.period).is_some_and(|set| set.contains(&o.geography_id));
+        let suppressed = !own && (small || covered);
+        let shown = |v: Option<f64>| if suppressed { String::new() } else { number(v) };
+        let g = areas.get(&o.geography_id);
+        let status = statuses.get(&o.return_id).copied().unwrap_or(ReturnStatus::Submitted);
+        let record = vec![
+            m.slug.clone(),
+            g.map(|g| g.code.clone()).unwrap_or_default(),
+            g.map(|g| g.name.clone()).unwrap_or_default(),
+            o.period.clone(),
+            shown(Some(o.value)),
+            shown(o.numerator),
+            number(o.denominator),
+            shown(o.lower_ci),
+            shown(o.upper_ci),
+            status.to_string(),
+            o.revision.to_string(),
+            o.submitted_at.to_rfc3339(),
+            o.note.as_deref().map(text_cell).unwrap_or_default(),
+            suppressed.to_string(),
+        ];
+        if out.write_record(&record).is_err() {
+            return fail(AppError::Internal("writing CSV failed".into()));
+        }
+    }
+    match out.into_inner() {
+        Ok(body) => csv_response(&format!("observations-{}.csv", m.slug), body),
+        Err(_) => fail(AppError::Internal("writing CSV failed".into())),
+    }
+}
