@@ -17,6 +17,7 @@ use super::{
     graphql::{error, principal},
 };
 use crate::{
+    auth::Principal,
     catalogue::{Visibility, geographies, measures, observations},
     error::AppError,
     picture::{build::AreaFigure, load},
@@ -41,8 +42,8 @@ pub struct ObservationParams {
     to: Option<String>,
 }
 
-fn bad(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, AppError::BadUserInput(message.into()))
+fn bad(message: impl Into<String>) -> AppError {
+    AppError::BadUserInput(message.into())
 }
 
 fn fail(e: AppError) -> Response {
@@ -60,6 +61,16 @@ fn csv_response(name: &str, body: Vec<u8>) -> Response {
     response
 }
 
+/// Writes rows as CSV.
+fn write_csv(name: &str, rows: impl Iterator<Item = Vec<String>>) -> Result<Response, AppError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        out.write_record(&row).map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
+    }
+    let body = out.into_inner().map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
+    Ok(csv_response(name, body))
+}
+
 /// A cell of free text, made safe for spreadsheets: text that starts like a formula gets a
 /// leading apostrophe, as spreadsheet programs themselves mark literal text.
 fn text_cell(text: &str) -> String {
@@ -70,7 +81,7 @@ fn number(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Period, Response> {
+fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Period, AppError> {
     let p = Period::parse(raw).map_err(|e| bad(format!("{field}: {}", e.0)))?;
     if !p.fits(period_type) {
         return Err(bad(format!("{field}: '{raw}' is not a period of {period_type}")));
@@ -78,7 +89,7 @@ fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Perio
     Ok(p)
 }
 
-fn check_text(params: &[(&str, Option<&str>)]) -> Result<(), Response> {
+fn check_text(params: &[(&str, Option<&str>)]) -> Result<(), AppError> {
     for (name, value) in params {
         if let Some(v) = value
             && (v.len() > 200 || forbidden_character(v, Lines::One).is_some())
@@ -89,10 +100,11 @@ fn check_text(params: &[(&str, Option<&str>)]) -> Result<(), Response> {
     Ok(())
 }
 
-async fn measure_of(state: &AppState, slug: &str) -> Result<(entity::measure::Model, PeriodType), Response> {
-    let found = measures::by_slug(&state.db.conn, slug).await.map_err(fail)?;
-    let m = found.ok_or_else(|| fail(AppError::NotFound(format!("no measure has the slug '{slug}'"))))?;
-    let period_type = PeriodType::parse(&m.period_type).map_err(|e| fail(AppError::Internal(e.to_string())))?;
+async fn measure_of(state: &AppState, slug: &str) -> Result<(entity::measure::Model, PeriodType), AppError> {
+    let m = measures::by_slug(&state.db.conn, slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no measure has the slug '{slug}'")))?;
+    let period_type = PeriodType::parse(&m.period_type).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok((m, period_type))
 }
 
@@ -122,48 +134,33 @@ const PICTURE_HEADER: [&str; 22] = [
 ];
 
 pub async fn picture(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PictureParams>) -> Response {
-    let viewer = match principal(&state, &headers).await {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    if let Err(r) =
-        check_text(&[("measure", Some(&q.measure)), ("period", q.period.as_deref()), ("asOf", q.as_of.as_deref())])
-    {
-        return r;
+    match principal(&state, &headers).await {
+        Ok(viewer) => picture_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail),
+        Err(refused) => refused,
     }
-    let (m, period_type) = match measure_of(&state, &q.measure).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let period = match q.period.as_deref().map(|p| period_param(p, "period", period_type)).transpose() {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let as_of = match q.as_of.as_deref().map(chrono::DateTime::parse_from_rfc3339).transpose() {
-        Ok(t) => t.map(|t| t.with_timezone(&chrono::Utc)),
-        Err(e) => return bad(format!("asOf: not an RFC 3339 date and time ({e})")),
-    };
-    let visibility = Visibility::of(viewer.as_ref());
+}
+
+async fn picture_csv(state: &AppState, viewer: Option<&Principal>, q: PictureParams) -> Result<Response, AppError> {
+    check_text(&[("measure", Some(&q.measure)), ("period", q.period.as_deref()), ("asOf", q.as_of.as_deref())])?;
+    let (m, period_type) = measure_of(state, &q.measure).await?;
+    let period = q.period.as_deref().map(|p| period_param(p, "period", period_type)).transpose()?;
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+        .transpose()
+        .map_err(|e| bad(format!("asOf: not an RFC 3339 date and time ({e})")))?
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let visibility = Visibility::of(viewer);
     let slug = m.slug.clone();
-    let pic = match load::picture(&state.db.conn, m, period, as_of, &visibility).await {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let mut rows = vec![PICTURE_HEADER.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()];
-    for a in &pic.areas {
-        let Some(g) = pic.geographies.get(&a.geography_id) else { continue };
-        rows.push(picture_row(&slug, pic.period.as_deref().unwrap_or_default(), g, a));
-    }
-    for row in rows {
-        if out.write_record(&row).is_err() {
-            return fail(AppError::Internal("writing CSV failed".into()));
-        }
-    }
-    match out.into_inner() {
-        Ok(body) => csv_response(&format!("picture-{slug}.csv"), body),
-        Err(_) => fail(AppError::Internal("writing CSV failed".into())),
-    }
+    let pic = load::picture(&state.db.conn, m, period, as_of, &visibility).await?;
+    let period = pic.period.clone().unwrap_or_default();
+    let header = std::iter::once(PICTURE_HEADER.iter().map(|s| (*s).to_owned()).collect());
+    let rows = pic
+        .areas
+        .iter()
+        .filter_map(|a| pic.geographies.get(&a.geography_id).map(|g| picture_row(&slug, &period, g, a)));
+    write_csv(&format!("picture-{slug}.csv"), header.chain(rows))
 }
 
 fn picture_row(slug: &str, period: &str, g: &entity::geography::Model, a: &AreaFigure) -> Vec<String> {
@@ -201,65 +198,51 @@ pub async fn observations(
     headers: HeaderMap,
     Query(q): Query<ObservationParams>,
 ) -> Response {
-    let viewer = match principal(&state, &headers).await {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let texts = [
+    match principal(&state, &headers).await {
+        Ok(viewer) => observations_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail),
+        Err(refused) => refused,
+    }
+}
+
+async fn observations_csv(
+    state: &AppState,
+    viewer: Option<&Principal>,
+    q: ObservationParams,
+) -> Result<Response, AppError> {
+    check_text(&[
         ("measure", Some(q.measure.as_str())),
         ("geography", q.geography.as_deref()),
         ("from", q.from.as_deref()),
         ("to", q.to.as_deref()),
-    ];
-    if let Err(r) = check_text(&texts) {
-        return r;
-    }
-    let (m, period_type) = match measure_of(&state, &q.measure).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+    ])?;
+    let (m, period_type) = measure_of(state, &q.measure).await?;
     // Periods of one type are told apart by their last day: `from` and `to` are inclusive.
-    let bound = |raw: Option<&str>, field: &str| -> Result<Option<chrono::NaiveDate>, Response> {
+    let bound = |raw: Option<&str>, field: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
         let Some(raw) = raw else { return Ok(None) };
         Ok(period_param(raw, field, period_type)?.bounds(period_type).map(|b| b.end))
     };
-    let (from, to) = match (bound(q.from.as_deref(), "from"), bound(q.to.as_deref(), "to")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    let (from, to) = (bound(q.from.as_deref(), "from")?, bound(q.to.as_deref(), "to")?);
     let db = &state.db.conn;
     let area = match &q.geography {
-        Some(code) => match geographies::by_code(db, code).await {
-            Ok(Some(g)) => Some(g.id),
-            Ok(None) => return fail(AppError::NotFound(format!("no geography has the code '{code}'"))),
-            Err(e) => return fail(e),
-        },
+        Some(code) => Some(
+            geographies::by_code(db, code)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("no geography has the code '{code}'")))?
+                .id,
+        ),
         None => None,
     };
-    let visibility = Visibility::of(viewer.as_ref());
-    let rows = match observations::current_between(db, m.id, area, from, to, &visibility).await {
-        Ok(rows) => rows,
-        Err(e) => return fail(e),
-    };
+    let visibility = Visibility::of(viewer);
+    let rows = observations::current_between(db, m.id, area, from, to, &visibility).await?;
     let mut periods: Vec<String> = rows.iter().map(|o| o.period.clone()).collect();
     periods.sort();
     periods.dedup();
-    let hidden = match load::hidden_in(db, &m, &periods, &visibility).await {
-        Ok(h) => h,
-        Err(e) => return fail(e),
-    };
-    let statuses = match observations::return_statuses(db, &rows.iter().map(|o| o.return_id).collect::<Vec<_>>()).await
-    {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let areas: HashMap<i64, entity::geography::Model> = match geographies::all(db).await {
-        Ok(all) => all.into_iter().map(|g| (g.id, g)).collect(),
-        Err(e) => return fail(e),
-    };
+    let hidden = load::hidden_in(db, &m, &periods, &visibility).await?;
+    let statuses = observations::return_statuses(db, &rows.iter().map(|o| o.return_id).collect::<Vec<_>>()).await?;
+    let areas: HashMap<i64, entity::geography::Model> =
+        geographies::all(db).await?.into_iter().map(|g| (g.id, g)).collect();
     let limit = m.suppress_up_to.map(f64::from);
     let is_count = m.value_type == ValueType::Count.as_str();
-    let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "measure",
         "code",
@@ -276,10 +259,7 @@ pub async fn observations(
         "note",
         "suppressed",
     ];
-    if out.write_record(header).is_err() {
-        return fail(AppError::Internal("writing CSV failed".into()));
-    }
-    for o in &rows {
+    let records = rows.iter().map(|o| {
         let own = visibility.sees_review_in(o.geography_id);
         let count = if is_count { Some(o.value) } else { o.numerator };
         let small = limit.is_some_and(|l| count.is_some_and(|c| c > 0.0 && c <= l));
@@ -288,7 +268,7 @@ pub async fn observations(
         let shown = |v: Option<f64>| if suppressed { String::new() } else { number(v) };
         let g = areas.get(&o.geography_id);
         let status = statuses.get(&o.return_id).copied().unwrap_or(ReturnStatus::Submitted);
-        let record = vec![
+        vec![
             m.slug.clone(),
             g.map(|g| g.code.clone()).unwrap_or_default(),
             g.map(|g| g.name.clone()).unwrap_or_default(),
@@ -303,13 +283,8 @@ pub async fn observations(
             o.submitted_at.to_rfc3339(),
             o.note.as_deref().map(text_cell).unwrap_or_default(),
             suppressed.to_string(),
-        ];
-        if out.write_record(&record).is_err() {
-            return fail(AppError::Internal("writing CSV failed".into()));
-        }
-    }
-    match out.into_inner() {
-        Ok(body) => csv_response(&format!("observations-{}.csv", m.slug), body),
-        Err(_) => fail(AppError::Internal("writing CSV failed".into())),
-    }
+        ]
+    });
+    let header = std::iter::once(header.iter().map(|s| (*s).to_owned()).collect());
+    write_csv(&format!("observations-{}.csv", m.slug), header.chain(records))
 }
