@@ -33,6 +33,9 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
     Schema,
+    /// Load a synthetic dataset (every measure, all 39 areas, ten periods, each value
+    /// marked synthetic) to explore the picture with; never loaded otherwise.
+    Demo,
     /// Print a signed token for a partner script, or revoke one.
     Token(TokenArgs),
     /// Submit a return from a CSV file for an organisation, through the same pipeline as
@@ -132,6 +135,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Demo => {
+            let db = Database::connect(&config.database_url).await?;
+            db.migrate().await?;
+            startup::load_seed(&db, &config).await?;
+            let report = crate::demo::load(&db.conn).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!("synthetic demonstration data loaded: every value's note says it is not a real figure");
+        }
         Command::Token(args) => token(&config, args).await?,
         Command::Import { file, org, dry_run, idempotency_key, note, subject } => {
             let db = Database::connect(&config.database_url).await?;

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod config;
 /// Database connection, migration and statement counting.
 pub mod db;
+
+pub mod demo;
 /// The library's error type and its public codes.
 pub mod error;
 /// The GraphQL adapter: object types, query root, DataLoaders, scalars.

@@ -396,3 +396,30 @@ async fn the_picture_and_the_observations_export_as_csv_with_the_same_rules() {
     let (_, none) = export(&app, "/observations.csv?measure=new-hiv-diagnosis-rate&to=2022", None).await;
     assert!(none.is_empty());
 }
+
+#[tokio::test]
+async fn the_demo_dataset_fills_every_measure_and_says_it_is_synthetic() {
+    let app = spawn_app().await;
+    let db = app.database().await;
+    let report = london_vision::demo::load(&db).await.expect("the demo loads");
+    assert_eq!(report.measures, 43);
+    // Additive measures: 33 boroughs; the others (standardised rates, means, indices) all
+    // 39 areas; ten periods each.
+    let q =
+        r#"{ measures(first: 100) { nodes { slug valueType observations(first: 1) { totalCount nodes { note } } } } }"#;
+    let data = app.data(q, json!({})).await;
+    for m in data["measures"]["nodes"].as_array().expect("list") {
+        let additive = matches!(m["valueType"].as_str(), Some("PROPORTION" | "CRUDE_RATE" | "COUNT"));
+        let expected = if additive { 330 } else { 390 };
+        assert_eq!(m["observations"]["totalCount"], expected, "{m}");
+        assert!(m["observations"]["nodes"][0]["note"].as_str().is_some_and(|n| n.starts_with("Synthetic")));
+    }
+    let p = app.data(r#"{ picture(measure: "suicide-rate") { period london { source value } } }"#, json!({})).await;
+    assert_eq!(
+        (p["picture"]["period"].as_str(), p["picture"]["london"]["source"].as_str()),
+        (Some("2022-24"), Some("SUBMITTED"))
+    );
+    // A second run writes nothing.
+    let again = london_vision::demo::load(&db).await.expect("runs again");
+    assert_eq!(again.already_loaded, 43);
+}
