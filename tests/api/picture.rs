@@ -423,3 +423,32 @@ async fn the_demo_dataset_fills_every_measure_and_says_it_is_synthetic() {
     let again = london_vision::demo::load(&db).await.expect("runs again");
     assert_eq!(again.already_loaded, 43);
 }
+
+/// The SQL statements one query runs.
+async fn statements_for(app: &TestApp, query: &str) -> u64 {
+    let before = app.statements_run().await;
+    app.data(query, json!({})).await;
+    app.statements_run().await - before
+}
+
+#[tokio::test]
+async fn the_picture_costs_the_same_few_statements_for_three_areas_or_thirty_three() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    let q = r#"{ picture(measure: "school-readiness") { london { value trend { direction } }
+        ics { value coverage { missing { code } } } boroughs { value rank trend { direction } } } }"#;
+    approved(&app, [CAMDEN, HACKNEY, ISLINGTON].iter().map(|c| ratio(m, c, "2022/23", 60.0, 100.0, 100.0)).collect())
+        .await;
+    let few = statements_for(&app, q).await;
+    let all: Vec<Value> = (1..=33)
+        .flat_map(|n| {
+            let code = format!("E090000{n:02}");
+            ["2018/19", "2019/20", "2020/21", "2021/22", "2022/23"]
+                .map(|y| ratio(m, &code, y, 60.0 + n as f64, 100.0, 100.0))
+        })
+        .collect();
+    approved(&app, all).await;
+    let many = statements_for(&app, q).await;
+    assert_eq!(few, many, "the number of statements does not grow with the areas");
+    assert!(many <= 6, "a handful of statements: {many}");
+}
