@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{geography, measure, observation, return_, series_break};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    sea_query::Query,
+};
 
 use super::build::{self, Area, AreaFigure, Figure, MeasureRules, Periods, Tree};
 use crate::{
@@ -110,7 +113,9 @@ pub async fn latest_period<C: ConnectionTrait>(
         .await?)
 }
 
-/// The current approved figures of a measure in some periods: (period, area) → figure.
+/// The current approved figures of a measure in some periods: (period, area) → figure. The
+/// database keeps the highest approved revision of each (area, period) (a window function,
+/// on both databases) and sends only the columns the picture reads.
 pub async fn figures<C: ConnectionTrait>(
     db: &C,
     measure_id: i64,
@@ -120,26 +125,44 @@ pub async fn figures<C: ConnectionTrait>(
     if periods.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = observation::Entity::find()
-        .filter(observation::Column::MeasureId.eq(measure_id))
-        .filter(observation::Column::Period.is_in(periods.iter().cloned()))
-        .filter(observation::Column::ReturnId.in_subquery(approved(as_of)))
-        .all(db)
-        .await?;
-    let mut best: HashMap<(String, i64), observation::Model> = HashMap::new();
-    for row in rows {
-        let key = (row.period.clone(), row.geography_id);
-        if best.get(&key).is_none_or(|b| b.revision < row.revision) {
-            best.insert(key, row);
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(periods.len() + 2);
+    let mut slot = |v: sea_orm::Value| {
+        values.push(v);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
         }
+    };
+    let measure = slot(measure_id.into());
+    let list: Vec<String> = periods.iter().map(|p| slot(p.clone().into())).collect();
+    let approved_by = match as_of {
+        Some(t) => format!(" AND r.reviewed_at <= {}", slot(t.into())),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT period, geography_id, value, numerator, denominator, lower_ci, upper_ci FROM (\
+           SELECT o.period, o.geography_id, o.value, o.numerator, o.denominator, o.lower_ci, o.upper_ci, \
+             ROW_NUMBER() OVER (PARTITION BY o.geography_id, o.period ORDER BY o.revision DESC) AS newest \
+           FROM observations o JOIN returns r ON r.id = o.return_id \
+           WHERE o.measure_id = {measure} AND o.period IN ({}) AND r.status = '{}'{approved_by}\
+         ) current WHERE newest = 1",
+        list.join(", "),
+        ReturnStatus::Approved.as_str(),
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let period: String = row.try_get_by_index(0)?;
+        let area: i64 = row.try_get_by_index(1)?;
+        let value: f64 = row.try_get_by_index(2)?;
+        let numerator: Option<f64> = row.try_get_by_index(3)?;
+        let denominator: Option<f64> = row.try_get_by_index(4)?;
+        let lower: Option<f64> = row.try_get_by_index(5)?;
+        let upper: Option<f64> = row.try_get_by_index(6)?;
+        out.insert((period, area), Figure { value, numerator, denominator, interval: lower.zip(upper) });
     }
-    Ok(best
-        .into_iter()
-        .map(|(key, o)| {
-            let interval = o.lower_ci.zip(o.upper_ci);
-            (key, Figure { value: o.value, numerator: o.numerator, denominator: o.denominator, interval })
-        })
-        .collect())
+    Ok(out)
 }
 
 /// The picture of `measure` in `period` (the latest with approved data when none), as it
