@@ -151,8 +151,13 @@ async fn main() -> anyhow::Result<()> {
     let slugs: Vec<String> = measures.iter().map(|m| m.slug.clone()).collect();
     // Warm up: each measure once.
     for s in &slugs {
-        let body: serde_json::Value =
-            client.post(&address).json(&serde_json::json!({ "query": QUERY, "variables": { "m": s } })).send().await?.json().await?;
+        let body: serde_json::Value = client
+            .post(&address)
+            .json(&serde_json::json!({ "query": QUERY, "variables": { "m": s } }))
+            .send()
+            .await?
+            .json()
+            .await?;
         if body.get("errors").is_some() {
             anyhow::bail!("the picture of {s} failed: {body}");
         }

@@ -144,6 +144,10 @@ mod tests {
     fn byars_limits_match_the_hand_computation() {
         let (l, u) = byar(50.0, Z_95);
         assert!(close(l, 37.108, 3) && close(u, 65.920, 3), "{l} {u}");
+        // At 99.8%: z/(3√50) = 3.090232/21.213203 = 0.145675, 50·(0.852103)³ = 30.935;
+        // 3.090232/(3√51) = 0.144240, 51·(1.142061)³ = 75.969.
+        let (l, u) = byar(50.0, Z_99_8);
+        assert!(close(l, 30.935, 3) && close(u, 75.969, 3), "{l} {u}");
     }
 
     // The exact limits of small counts, as tables of Poisson confidence limits give them:

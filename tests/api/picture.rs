@@ -452,3 +452,20 @@ async fn the_picture_costs_the_same_few_statements_for_three_areas_or_thirty_thr
     assert_eq!(few, many, "the number of statements does not grow with the areas");
     assert!(many <= 6, "a handful of statements: {many}");
 }
+
+#[tokio::test]
+async fn published_case_studies_of_the_area_and_the_measures_priority_stand_beside_its_figure() {
+    let app = spawn_app().await;
+    // School readiness belongs to children's emotional wellbeing; Thrive LDN is a London-wide
+    // case study of that priority, Play Streets one of childhood obesity only.
+    let m = "school-readiness";
+    approved(&app, vec![ratio(m, CAMDEN, "2022/23", 65.0, 100.0, 100.0)]).await;
+    let q = r#"{ picture(measure: "school-readiness") { london { caseStudies { slug } }
+        boroughs { geography { code } caseStudies { slug } } } }"#;
+    let p = app.data(q, json!({})).await["picture"].clone();
+    let london: Vec<&str> =
+        p["london"]["caseStudies"].as_array().expect("list").iter().filter_map(|c| c["slug"].as_str()).collect();
+    assert!(london.contains(&"thrive-ldn"), "{london:?}");
+    assert!(!london.contains(&"play-streets"), "{london:?}");
+    assert_eq!(area(&p["boroughs"], CAMDEN)["caseStudies"], json!([]));
+}
