@@ -41,6 +41,10 @@ const QUERY: &str = r#"query($m: String!) { picture(measure: $m) { period aggreg
     comparedToLondon comparedToIcs rank quintile suppressed trend { direction assessment } }
 } }"#;
 
+/// The smallest picture query: only the period (the work of loading and computing, without
+/// the answer's fields); `BENCH_QUERY=minimal` sends it instead of the full one.
+const MINIMAL: &str = r#"query($m: String!) { picture(measure: $m) { period } }"#;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -147,13 +151,14 @@ async fn main() -> anyhow::Result<()> {
     println!("loaded {rows} observations in {:.1} s ({existing} there before)", loaded.elapsed().as_secs_f64());
     let (clients, requests) = (setting("BENCH_CLIENTS", CLIENTS), setting("BENCH_REQUESTS", REQUESTS));
 
+    let query = if std::env::var("BENCH_QUERY").as_deref() == Ok("minimal") { MINIMAL } else { QUERY };
     let client = reqwest::Client::new();
     let slugs: Vec<String> = measures.iter().map(|m| m.slug.clone()).collect();
     // Warm up: each measure once.
     for s in &slugs {
         let body: serde_json::Value = client
             .post(&address)
-            .json(&serde_json::json!({ "query": QUERY, "variables": { "m": s } }))
+            .json(&serde_json::json!({ "query": query, "variables": { "m": s } }))
             .send()
             .await?
             .json()
@@ -173,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                 let sent = Instant::now();
                 let response = client
                     .post(&address)
-                    .json(&serde_json::json!({ "query": QUERY, "variables": { "m": slug } }))
+                    .json(&serde_json::json!({ "query": query, "variables": { "m": slug } }))
                     .send()
                     .await?;
                 let ok = response.status().is_success();
