@@ -143,8 +143,20 @@ fn rows_for(m: &measure::Model, areas: &[geography::Model]) -> AppResult<Vec<Raw
                     row.denominator = Some(denominator);
                 }
                 (ValueType::Count, _) => row.value = Some(((5.0 + 300.0 * level) * factor).round().max(0.0)),
+                (ValueType::DirectlyStandardisedRate, Some(multiplier)) => {
+                    // A standardised rate of the same size as a crude one, with the events
+                    // counted and an interval as submitted.
+                    let per_head = (0.00002 + 0.004 * level) * factor;
+                    let numerator = (per_head * population).round().max(1.0);
+                    let value = per_head * multiplier;
+                    let spread = 1.959_964 * value / numerator.sqrt();
+                    row.value = Some(round2(value));
+                    row.numerator = Some(numerator);
+                    row.lower_ci = Some(round2((value - spread).max(0.0)));
+                    row.upper_ci = Some(round2(value + spread));
+                }
                 _ => {
-                    // Standardised rates, means and indices, with an interval as submitted.
+                    // Means and indices, with an interval as submitted.
                     let (low, high) = (m.min_value.unwrap_or(0.0), m.max_value.unwrap_or(100.0).max(1.0));
                     let centre = low + (high - low) * (0.2 + 0.5 * level);
                     let value = (centre * factor).clamp(low, high);
