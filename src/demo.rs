@@ -134,8 +134,8 @@ fn rows_for(m: &measure::Model, areas: &[geography::Model]) -> AppResult<Vec<Raw
                     row.denominator = Some(denominator);
                 }
                 (ValueType::CrudeRate, Some(multiplier)) => {
-                    // Events per head: a rate that gives from a handful to a few thousand events.
-                    let per_head = (0.00002 + 0.004 * level) * factor;
+                    // Events per head, in the range rates in this unit usually take.
+                    let per_head = typical_rate(multiplier, level) * factor;
                     let denominator = population.round();
                     let numerator = (per_head * denominator).round();
                     row.value = Some(numerator / denominator * multiplier);
@@ -146,7 +146,7 @@ fn rows_for(m: &measure::Model, areas: &[geography::Model]) -> AppResult<Vec<Raw
                 (ValueType::DirectlyStandardisedRate, Some(multiplier)) => {
                     // A standardised rate of the same size as a crude one, with the events
                     // counted and an interval as submitted.
-                    let per_head = (0.00002 + 0.004 * level) * factor;
+                    let per_head = typical_rate(multiplier, level) * factor;
                     let numerator = (per_head * population).round().max(1.0);
                     let value = per_head * multiplier;
                     let spread = 1.959_964 * value / numerator.sqrt();
@@ -158,7 +158,7 @@ fn rows_for(m: &measure::Model, areas: &[geography::Model]) -> AppResult<Vec<Raw
                 _ => {
                     // Means and indices, with an interval as submitted.
                     let (low, high) = (m.min_value.unwrap_or(0.0), m.max_value.unwrap_or(100.0).max(1.0));
-                    let centre = low + (high - low) * (0.2 + 0.5 * level);
+                    let centre = low + (high - low) * (0.35 + 0.2 * level);
                     let value = (centre * factor).clamp(low, high);
                     let spread = (value.abs() * 0.08).max(0.1);
                     row.value = Some(round2(value));
@@ -174,6 +174,17 @@ fn rows_for(m: &measure::Model, areas: &[geography::Model]) -> AppResult<Vec<Raw
         }
     }
     Ok(rows)
+}
+
+/// A rate per head in the range rates in this unit usually take: 5 to 100 per 100,000,
+/// 1 to 30 per 1,000, 1 to 20 per 100.
+fn typical_rate(multiplier: f64, level: f64) -> f64 {
+    let (low, high) = match multiplier as i64 {
+        100_000 => (5.0, 100.0),
+        1_000 => (1.0, 30.0),
+        _ => (1.0, 20.0),
+    };
+    (low + (high - low) * level) / multiplier
 }
 
 fn round2(v: f64) -> f64 {
