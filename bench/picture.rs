@@ -145,6 +145,10 @@ async fn main() -> anyhow::Result<()> {
             rows += insert_observations(&db, backend, &mut batch).await?;
         }
     }
+    if existing == 0 {
+        // Written around the API: the table approvals keep is filled here.
+        london_vision::picture::load::rebuild_current_values(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     if backend == DbBackend::Postgres {
         db.execute_unprepared("ANALYZE").await?;
     }

@@ -7,6 +7,7 @@ pub mod case_study_geography;
 pub mod case_study_organisation;
 pub mod case_study_priority;
 pub mod commitment;
+pub mod current_value;
 pub mod geography;
 pub mod issued_token;
 pub mod measure;

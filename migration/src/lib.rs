@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_london_vision;
 mod m20261123_000001_issued_tokens;
 mod m20261123_000002_picture;
+mod m20261123_000003_current_values;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_london_vision::Migration),
             Box::new(m20261123_000001_issued_tokens::Migration),
             Box::new(m20261123_000002_picture::Migration),
+            Box::new(m20261123_000003_current_values::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{geography, measure, observation, return_, series_break};
+use entity::{current_value, geography, measure, observation, return_, series_break};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::Query,
@@ -101,6 +101,17 @@ pub async fn latest_period<C: ConnectionTrait>(
     measure_id: i64,
     as_of: Option<DateTime<Utc>>,
 ) -> AppResult<Option<String>> {
+    if as_of.is_none() {
+        return Ok(current_value::Entity::find()
+            .select_only()
+            .column(current_value::Column::Period)
+            .filter(current_value::Column::MeasureId.eq(measure_id))
+            .order_by_desc(current_value::Column::PeriodEnd)
+            .limit(1)
+            .into_tuple::<String>()
+            .one(db)
+            .await?);
+    }
     Ok(observation::Entity::find()
         .select_only()
         .column(observation::Column::Period)
@@ -113,9 +124,10 @@ pub async fn latest_period<C: ConnectionTrait>(
         .await?)
 }
 
-/// The current approved figures of a measure in some periods: (period, area) → figure. The
-/// database keeps the highest approved revision of each (area, period) (a window function,
-/// on both databases) and sends only the columns the picture reads.
+/// The current approved figures of a measure in some periods: (period, area) → figure: from
+/// `current_values` (kept at each approval) for now, and as of a moment from the revisions,
+/// the database keeping the highest approved by then of each (area, period) (a window
+/// function, on both databases). Only the columns the picture reads are sent.
 pub async fn figures<C: ConnectionTrait>(
     db: &C,
     measure_id: i64,
@@ -140,16 +152,24 @@ pub async fn figures<C: ConnectionTrait>(
         Some(t) => format!(" AND r.reviewed_at <= {}", slot(t.into())),
         None => String::new(),
     };
-    let sql = format!(
-        "SELECT period, geography_id, value, numerator, denominator, lower_ci, upper_ci FROM (\
+    let sql = if as_of.is_none() {
+        format!(
+            "SELECT period, geography_id, value, numerator, denominator, lower_ci, upper_ci FROM current_values \
+             WHERE measure_id = {measure} AND period IN ({})",
+            list.join(", ")
+        )
+    } else {
+        format!(
+            "SELECT period, geography_id, value, numerator, denominator, lower_ci, upper_ci FROM (\
            SELECT o.period, o.geography_id, o.value, o.numerator, o.denominator, o.lower_ci, o.upper_ci, \
              ROW_NUMBER() OVER (PARTITION BY o.geography_id, o.period ORDER BY o.revision DESC) AS newest \
            FROM observations o JOIN returns r ON r.id = o.return_id \
            WHERE o.measure_id = {measure} AND o.period IN ({}) AND r.status = '{}'{approved_by}\
          ) current WHERE newest = 1",
-        list.join(", "),
-        ReturnStatus::Approved.as_str(),
-    );
+            list.join(", "),
+            ReturnStatus::Approved.as_str(),
+        )
+    };
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -249,23 +269,15 @@ pub async fn london_series<C: ConnectionTrait>(
     let Some(london) = tree.london() else { return Ok(HashMap::new()) };
     let counted: Vec<i64> =
         tree.areas.iter().filter(|a| a.id == london || a.level == GeographyLevel::Borough).map(|a| a.id).collect();
-    let rows = observation::Entity::find()
-        .filter(observation::Column::MeasureId.is_in(measure_ids.iter().copied()))
-        .filter(observation::Column::GeographyId.is_in(counted))
-        .filter(observation::Column::ReturnId.in_subquery(approved(None)))
+    let rows = current_value::Entity::find()
+        .filter(current_value::Column::MeasureId.is_in(measure_ids.iter().copied()))
+        .filter(current_value::Column::GeographyId.is_in(counted))
         .all(db)
         .await?;
-    // The highest approved revision of each (measure, period, area).
-    let mut best: HashMap<(i64, String, i64), observation::Model> = HashMap::new();
-    for row in rows {
-        let key = (row.measure_id, row.period.clone(), row.geography_id);
-        if best.get(&key).is_none_or(|b| b.revision < row.revision) {
-            best.insert(key, row);
-        }
-    }
     let mut by_period: HashMap<(i64, String), (chrono::NaiveDate, HashMap<i64, Figure>)> = HashMap::new();
-    for ((measure_id, period, area), o) in best {
-        let entry = by_period.entry((measure_id, period)).or_insert_with(|| (o.period_end, HashMap::new()));
+    for o in rows {
+        let area = o.geography_id;
+        let entry = by_period.entry((o.measure_id, o.period.clone())).or_insert_with(|| (o.period_end, HashMap::new()));
         let interval = o.lower_ci.zip(o.upper_ci);
         entry.1.insert(area, Figure { value: o.value, numerator: o.numerator, denominator: o.denominator, interval });
     }
@@ -311,4 +323,58 @@ pub async fn hidden_in<C: ConnectionTrait>(
             (p.clone(), build::hidden(&rules, &tree, &computed, &own))
         })
         .collect())
+}
+
+/// Keeps `current_values` as a return is approved: each of its values becomes the current one
+/// of its (measure, period, area) unless a higher revision is already approved there. Rows
+/// are taken in key order, so that two approvals at once lock in the same order.
+pub async fn approve_into_current<C: ConnectionTrait>(
+    db: &C,
+    return_id: i64,
+    approved_at: DateTime<Utc>,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let (id, at) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    let sql = format!(
+        "INSERT INTO current_values (measure_id, period, geography_id, period_end, revision, observation_id, \
+           value, numerator, denominator, lower_ci, upper_ci, approved_at) \
+         SELECT measure_id, period, geography_id, period_end, revision, id, value, numerator, denominator, \
+           lower_ci, upper_ci, {at} FROM observations WHERE return_id = {id} AND true \
+           ORDER BY measure_id, period, geography_id \
+         ON CONFLICT (measure_id, period, geography_id) DO UPDATE SET period_end = excluded.period_end, \
+           revision = excluded.revision, observation_id = excluded.observation_id, value = excluded.value, \
+           numerator = excluded.numerator, denominator = excluded.denominator, lower_ci = excluded.lower_ci, \
+           upper_ci = excluded.upper_ci, approved_at = excluded.approved_at \
+         WHERE excluded.revision > current_values.revision"
+    );
+    let values: Vec<sea_orm::Value> = match backend {
+        DbBackend::Postgres => vec![return_id.into(), approved_at.into()],
+        // SQLite numbers its `?` in the order they appear: the time comes first.
+        _ => vec![approved_at.into(), return_id.into()],
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// Rebuilds `current_values` from the approvals (for data written around the API, such as
+/// a benchmark's): the highest approved revision of each (measure, period, area).
+pub async fn rebuild_current_values<C: ConnectionTrait>(db: &C) -> AppResult<()> {
+    db.execute_unprepared("DELETE FROM current_values").await?;
+    db.execute_unprepared(
+        "INSERT INTO current_values (measure_id, period, geography_id, period_end, revision, observation_id, \
+           value, numerator, denominator, lower_ci, upper_ci, approved_at) \
+         SELECT measure_id, period, geography_id, period_end, revision, id, value, numerator, denominator, \
+           lower_ci, upper_ci, reviewed_at FROM ( \
+           SELECT o.measure_id, o.period, o.geography_id, o.period_end, o.revision, o.id, o.value, o.numerator, \
+             o.denominator, o.lower_ci, o.upper_ci, COALESCE(r.reviewed_at, r.submitted_at) AS reviewed_at, \
+             ROW_NUMBER() OVER (PARTITION BY o.measure_id, o.period, o.geography_id ORDER BY o.revision DESC) AS newest \
+           FROM observations o JOIN returns r ON r.id = o.return_id \
+           WHERE r.status = 'APPROVED') approved WHERE newest = 1",
+    )
+    .await?;
+    Ok(())
 }

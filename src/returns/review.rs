@@ -102,6 +102,9 @@ async fn decide(
         .one(tx)
         .await?
         .ok_or_else(|| AppError::Internal(format!("return {return_id} vanished while it was reviewed")))?;
+    if decision == ReturnStatus::Approved {
+        crate::picture::load::approve_into_current(tx, return_id, reviewed_at).await?;
+    }
     let action = if decision == ReturnStatus::Approved { "approveReturn" } else { "rejectReturn" };
     let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewedBy": r.reviewed_by, "reviewNote": r.review_note });
     audit::record(tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after))).await?;

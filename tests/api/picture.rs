@@ -469,3 +469,29 @@ async fn published_case_studies_of_the_area_and_the_measures_priority_stand_besi
     assert!(!london.contains(&"play-streets"), "{london:?}");
     assert_eq!(area(&p["boroughs"], CAMDEN)["caseStudies"], json!([]));
 }
+
+#[tokio::test]
+async fn an_older_revision_approved_after_a_newer_one_does_not_replace_it() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    let submitter = app.token_for("gla", "analyst@gla", &[Role::Submitter]);
+    let approver = app.token_for("gla", "reviewer@gla", &[Role::Approver]);
+    let send = |v: f64| {
+        let vars = input("gla", vec![ratio(m, CAMDEN, "2022/23", v, 100.0, 100.0)]);
+        let token = submitter.clone();
+        let app = &app;
+        async move { app.data_as(&token, SUBMIT, vars).await["submitReturn"]["return"]["id"].clone() }
+    };
+    // Revision 1 (60) and revision 2 (70) both wait for review; 2 is approved first.
+    let first = send(60.0).await;
+    let second = send(70.0).await;
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } } }";
+    app.data_as(&approver, approve, json!({ "id": second })).await;
+    app.data_as(&approver, approve, json!({ "id": first })).await;
+    // The current value is the highest approved revision, now and as of now alike.
+    let now = picture(&app, None, json!({ "m": m })).await;
+    assert!(close(&area(&now["boroughs"], CAMDEN)["value"], 70.0, 1e-9), "{now}");
+    let at = chrono::Utc::now().to_rfc3339();
+    let history = picture(&app, None, json!({ "m": m, "at": at })).await;
+    assert_eq!(area(&history["boroughs"], CAMDEN)["value"], area(&now["boroughs"], CAMDEN)["value"]);
+}
