@@ -495,3 +495,43 @@ async fn an_older_revision_approved_after_a_newer_one_does_not_replace_it() {
     let history = picture(&app, None, json!({ "m": m, "at": at })).await;
     assert_eq!(area(&history["boroughs"], CAMDEN)["value"], area(&now["boroughs"], CAMDEN)["value"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_racing_over_the_same_values_leave_the_highest_revision_current() {
+    let app = spawn_app().await;
+    let m = "school-readiness";
+    let submitter = app.token_for("gla", "analyst@gla", &[Role::Submitter]);
+    // Eight returns, each a new revision of the same twenty values (20 boroughs), in review.
+    let mut ids = Vec::new();
+    for r in 1..=8 {
+        let values: Vec<Value> = (1..=20)
+            .map(|n| ratio(m, &format!("E090000{n:02}"), "2022/23", 50.0 + f64::from(r), 100.0, 100.0))
+            .collect();
+        let payload = app.data_as(&submitter, SUBMIT, input("gla", values)).await["submitReturn"].clone();
+        assert_eq!(payload["accepted"], 20, "{payload}");
+        ids.push(payload["return"]["id"].clone());
+    }
+    // Approved all at once, newest first and oldest first by two approvers.
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } userErrors { code } } }";
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let token = app.token_for("gla", &format!("reviewer{}@gla", i % 2), &[Role::Approver]);
+        let (address, body) = (app.address.clone(), json!({ "query": approve, "variables": { "id": id } }));
+        tasks.push(tokio::spawn(async move {
+            let response =
+                reqwest::Client::new().post(format!("{address}/graphql")).bearer_auth(token).json(&body).send().await;
+            let response = response.expect("sent");
+            (response.status().as_u16(), response.json::<Value>().await.expect("json"))
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.expect("task");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["approveReturn"]["return"]["status"], "APPROVED", "{body}");
+    }
+    let p = picture(&app, None, json!({ "m": m })).await;
+    for n in 1..=20 {
+        let code = format!("E090000{n:02}");
+        assert!(close(&area(&p["boroughs"], &code)["value"], 58.0, 1e-9), "{code}: {}", area(&p["boroughs"], &code));
+    }
+}
