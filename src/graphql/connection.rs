@@ -48,7 +48,22 @@ pub fn page_args(
         after: after.as_deref().map(|c| decode_cursor("after", c)).transpose()?,
         last,
         before: before.as_deref().map(|c| decode_cursor("before", c)).transpose()?,
+        skip_count: false,
     })
+}
+
+/// The page a connection field asks for; its `totalCount` is counted only when the query
+/// selects it (under any alias or fragment), which saves a `COUNT(*)` a connection.
+pub fn args(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> async_graphql::Result<PageArgs> {
+    let mut args = super::OrGql::gql(page_args(first, after, last, before))?;
+    args.skip_count = !ctx.look_ahead().field("totalCount").exists();
+    Ok(args)
 }
 
 /// Wraps a page of rows as a connection of GraphQL objects.

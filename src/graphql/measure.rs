@@ -157,7 +157,7 @@ impl Measure {
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
         let req = request(ctx);
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let page = observations::current_for_measure(
             &req.db,
             self.0.id,

@@ -87,7 +87,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<AuditEvent>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let entity_id = entity_id.map(|id| ids::decode(&id).map(|(_, key)| key)).transpose().gql()?;
         let filter = audit::AuditFilter { entity_type, entity_id, organisation };
         let page = audit::list(&request(ctx).db, &filter, &request(ctx).visibility, args).await.gql()?;
@@ -108,7 +108,7 @@ impl Query {
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Return>> {
         require_some_role(ctx)?;
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let db = &request(ctx).db;
         let organisation = match organisation {
             Some(slug) => Some(
@@ -153,7 +153,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Organisation>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let page = organisations::list(&request(ctx).db, kind, args).await.gql()?;
         Ok(connection::connection(page, Organisation))
     }
@@ -181,7 +181,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Geography>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         if let Some(code) = &parent {
             gss(code)?;
         }
@@ -210,7 +210,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Priority>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let page = priorities::list(&request(ctx).db, args).await.gql()?;
         Ok(connection::connection(page, Priority))
     }
@@ -236,7 +236,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Commitment>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let priority = priority.map(|p| slug(&p)).transpose()?;
         let page = priorities::commitments(&request(ctx).db, priority.as_ref().map(Slug::as_str), args).await.gql()?;
         Ok(connection::connection(page, Commitment))
@@ -253,7 +253,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Measure>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let priority = priority.map(|p| slug(&p)).transpose()?;
         let page = measures::list(&request(ctx).db, priority.as_ref().map(Slug::as_str), args).await.gql()?;
         Ok(connection::connection(page, Measure))
@@ -307,7 +307,7 @@ impl Query {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<CaseStudy>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         if let Some(p) = &priority {
             slug(p)?;
         }

@@ -74,7 +74,7 @@ impl Return {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
-        let args = connection::page_args(first, after, last, before).gql()?;
+        let args = connection::args(ctx, first, after, last, before)?;
         let page = returns::observations_of(&request(ctx).db, self.0.id, args).await.gql()?;
         Ok(connection::connection(page, Observation))
     }

@@ -72,3 +72,25 @@ async fn a_cursor_that_is_not_ours_is_bad_input() {
     let body = app.graphql(BOROUGHS, json!({ "first": 2, "after": "not-a-cursor" })).await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
 }
+
+#[tokio::test]
+async fn the_total_is_counted_only_when_asked_for() {
+    let app = crate::helpers::spawn_app().await;
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.statements_run().await;
+            let data = app.data(query, serde_json::json!({})).await;
+            (app.statements_run().await - before, data)
+        }
+    };
+    let (without, _) = count("{ measures(first: 5) { nodes { slug } } }").await;
+    let (with, data) = count("{ measures(first: 5) { n: totalCount nodes { slug } } }").await;
+    assert_eq!(with, without + 1, "one COUNT when the total is asked for, even under an alias");
+    assert_eq!(data["measures"]["n"], 43);
+    let (in_fragment, data) =
+        count("{ measures(first: 5) { ...total nodes { slug } } } fragment total on MeasureConnection { totalCount }")
+            .await;
+    assert_eq!(in_fragment, with);
+    assert_eq!(data["measures"]["totalCount"], 43);
+}
