@@ -12,7 +12,7 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 
 /// What a client asked for: `first`/`after` forwards or `last`/`before` backwards, with
 /// cursors already decoded to primary keys.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageArgs {
     pub first: Option<i32>,
     pub after: Option<i64>,
@@ -32,14 +32,14 @@ pub struct Page<M> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub(crate) enum Direction {
     Forward,
     Backward,
 }
 
 impl PageArgs {
     /// The page size and direction, or why the request cannot be served.
-    fn window(&self) -> AppResult<(u64, Direction)> {
+    pub(crate) fn window(&self) -> AppResult<(u64, Direction)> {
         let check = |name: &str, n: i32| {
             if (0..=MAX_PAGE_SIZE).contains(&n) {
                 Ok(u64::try_from(n).unwrap_or_default())
@@ -99,6 +99,28 @@ where
         Direction::Backward => (more, args.before.is_some()),
     };
     Ok(Page { items: rows.into_iter().map(|m| (key(&m), m)).collect(), has_previous_page, has_next_page, total_count })
+}
+
+/// Builds the page of one parent from the rows fetched for it (at most `size + 1`, in the
+/// direction's order): what `fetch` does after its query, for pages fetched many at once.
+pub(crate) fn assemble<M>(
+    mut rows: Vec<M>,
+    key: impl Fn(&M) -> i64,
+    args: PageArgs,
+    size: u64,
+    direction: Direction,
+    total_count: u64,
+) -> Page<M> {
+    let more = rows.len() as u64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    if direction == Direction::Backward {
+        rows.reverse();
+    }
+    let (has_previous_page, has_next_page) = match direction {
+        Direction::Forward => (args.after.is_some(), more),
+        Direction::Backward => (more, args.before.is_some()),
+    };
+    Page { items: rows.into_iter().map(|m| (key(&m), m)).collect(), has_previous_page, has_next_page, total_count }
 }
 
 #[cfg(test)]

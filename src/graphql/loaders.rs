@@ -127,6 +127,41 @@ impl Loader<GeographyByCode> for Loaders {
     }
 }
 
+/// One page of a measure's current values; pages with the same filters and arguments are
+/// fetched for all their measures in one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObservationPageOf {
+    pub measure_id: i64,
+    pub geography_id: Option<i64>,
+    pub period: Option<String>,
+    pub args: crate::catalogue::page::PageArgs,
+}
+
+impl Loader<ObservationPageOf> for Loaders {
+    type Value = Arc<crate::catalogue::page::Page<observation::Model>>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[ObservationPageOf]) -> LoadResult<ObservationPageOf, Self::Value> {
+        let mut groups: HashMap<(Option<i64>, Option<String>, crate::catalogue::page::PageArgs), Vec<i64>> =
+            HashMap::new();
+        for k in keys {
+            groups.entry((k.geography_id, k.period.clone(), k.args)).or_default().push(k.measure_id);
+        }
+        let mut out = HashMap::new();
+        for ((geography_id, period, args), ids) in groups {
+            let pages =
+                observations::current_pages(&self.db, &ids, geography_id, period.as_deref(), &self.visibility, args)
+                    .await
+                    .map_err(Arc::new)?;
+            for (measure_id, page) in pages {
+                let key = ObservationPageOf { measure_id, geography_id, period: period.clone(), args };
+                out.insert(key, Arc::new(page));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The areas whose figure of a measure in a period the caller may not see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HiddenIn {

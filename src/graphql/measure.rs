@@ -11,8 +11,8 @@ use super::{
     geography::Geography,
     ids, loader,
     loaders::{
-        CommitmentsOfMeasure, GeographyById, HiddenIn, HistoryOf, LockedPeriodsOf, MeasureById, PriorityById,
-        SeriesBreaksOf, StatusOfReturn,
+        CommitmentsOfMeasure, GeographyByCode, GeographyById, HiddenIn, HistoryOf, LockedPeriodsOf, MeasureById,
+        ObservationPageOf, PriorityById, SeriesBreaksOf, StatusOfReturn,
     },
     picture::{SeriesBreak, Trend},
     priority::{Commitment, Priority},
@@ -20,7 +20,7 @@ use super::{
     scalars::PeriodScalar,
 };
 use crate::{
-    catalogue::observations,
+    error::AppError,
     values::{Period, PeriodType, Polarity, ReturnStatus, Unit, ValueType},
 };
 
@@ -156,18 +156,33 @@ impl Measure {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
-        let req = request(ctx);
         let args = connection::args(ctx, first, after, last, before)?;
-        let page = observations::current_for_measure(
-            &req.db,
-            self.0.id,
-            geography.as_deref(),
-            period.as_ref().map(|p| &p.0),
-            &req.visibility,
+        let l = loader(ctx);
+        let geography_id = match geography {
+            Some(code) => Some(
+                l.load_one(GeographyByCode(code.clone()))
+                    .await
+                    .gql()?
+                    .ok_or_else(|| AppError::NotFound(format!("no geography has the code '{code}'")))
+                    .gql()?
+                    .id,
+            ),
+            None => None,
+        };
+        let key = ObservationPageOf {
+            measure_id: self.0.id,
+            geography_id,
+            period: period.map(|p| p.0.as_str().to_owned()),
             args,
-        )
-        .await
-        .gql()?;
+        };
+        let page =
+            l.load_one(key).await.gql()?.ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
+        let page = crate::catalogue::page::Page {
+            items: page.items.clone(),
+            has_previous_page: page.has_previous_page,
+            has_next_page: page.has_next_page,
+            total_count: page.total_count,
+        };
         Ok(connection::connection(page, Observation))
     }
 }

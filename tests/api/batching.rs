@@ -62,3 +62,41 @@ async fn deeper_relations_cost_a_bounded_number_of_statements_whatever_the_list_
         assert!(c <= 16, "{n} priorities cost {c} statements");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observations_of_many_measures_are_fetched_in_one_statement() {
+    let app = app().await;
+    let submitter = app.token_for("gla", "analyst@gla", &[london_vision::values::Role::Submitter]);
+    // Three values of each of five measures, all percentages of academic years.
+    let measures =
+        ["reception-overweight", "reception-severe-obesity", "year6-overweight", "year6-obesity", "school-readiness"];
+    let values: Vec<serde_json::Value> = measures
+        .iter()
+        .flat_map(|m| {
+            ["E09000001", "E09000002", "E09000003"]
+                .map(|g| serde_json::json!({ "measure": m, "geography": g, "period": "2022/23", "value": 20.0 }))
+        })
+        .collect();
+    let submitted = app.data_as(&submitter, crate::returns::SUBMIT, crate::returns::input("gla", values)).await;
+    assert_eq!(submitted["submitReturn"]["accepted"], 15);
+    let approver = app.token_for("gla", "reviewer@gla", &[london_vision::values::Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } } }";
+    let id = submitted["submitReturn"]["return"]["id"].clone();
+    app.data_as(&approver, approve, serde_json::json!({ "id": id })).await;
+    let query = r#"query($n: Int!) { measures(first: $n) { nodes { slug
+        observations(first: 2) { totalCount pageInfo { hasNextPage } nodes { value geography { code } } } } } }"#;
+    let few = cost(&app, query, 3).await;
+    let all = cost(&app, query, 43).await;
+    assert_eq!(few, all, "3 measures cost {few} statements, 43 cost {all}");
+    // The page of measures, one statement for every measure's page of values, one for their
+    // totals, one for the values' measures (their disclosure rules), one for the areas.
+    assert_eq!(all, 5);
+    let data = app.data(query, serde_json::json!({ "n": 43 })).await;
+    for m in data["measures"]["nodes"].as_array().expect("list") {
+        let obs = &m["observations"];
+        let expected = if measures.contains(&m["slug"].as_str().unwrap_or_default()) { 3 } else { 0 };
+        assert_eq!(obs["totalCount"], expected, "{m}");
+        assert_eq!(obs["nodes"].as_array().map(Vec::len), Some(expected.min(2)), "{m}");
+        assert_eq!(obs["pageInfo"]["hasNextPage"], expected > 2, "{m}");
+    }
+}

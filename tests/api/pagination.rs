@@ -94,3 +94,37 @@ async fn the_total_is_counted_only_when_asked_for() {
     assert_eq!(in_fragment, with);
     assert_eq!(data["measures"]["totalCount"], 43);
 }
+
+#[tokio::test]
+async fn a_measures_values_page_forwards_and_backwards_with_cursors() {
+    let app = spawn_app().await;
+    let values: Vec<Value> = (1..=7)
+        .map(|n| json!({ "measure": "school-readiness", "geography": format!("E090000{n:02}"), "period": "2022/23", "value": f64::from(n) }))
+        .collect();
+    crate::picture::approved(&app, values).await;
+    let q = r#"query($first: Int, $after: String, $last: Int, $before: String) { measure(slug: "school-readiness") {
+        observations(first: $first, after: $after, last: $last, before: $before) {
+          totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { value } } } }"#;
+    let page = |vars: Value| {
+        let app = &app;
+        async move { app.data(q, vars).await["measure"]["observations"].clone() }
+    };
+    let values_of = |p: &Value| -> Vec<f64> {
+        p["nodes"].as_array().expect("list").iter().filter_map(|n| n["value"].as_f64()).collect()
+    };
+    let first = page(json!({ "first": 3 })).await;
+    assert_eq!(values_of(&first), vec![1.0, 2.0, 3.0]);
+    assert_eq!((first["totalCount"].clone(), first["pageInfo"]["hasNextPage"].clone()), (json!(7), json!(true)));
+    let second = page(json!({ "first": 3, "after": first["pageInfo"]["endCursor"] })).await;
+    assert_eq!(values_of(&second), vec![4.0, 5.0, 6.0]);
+    assert_eq!(second["pageInfo"]["hasPreviousPage"], true);
+    let third = page(json!({ "first": 3, "after": second["pageInfo"]["endCursor"] })).await;
+    assert_eq!(values_of(&third), vec![7.0]);
+    assert_eq!(third["pageInfo"]["hasNextPage"], false);
+    let last = page(json!({ "last": 2 })).await;
+    assert_eq!(values_of(&last), vec![6.0, 7.0]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    let before = page(json!({ "last": 2, "before": last["pageInfo"]["startCursor"] })).await;
+    assert_eq!(values_of(&before), vec![4.0, 5.0]);
+    assert_eq!(before["pageInfo"]["hasNextPage"], true);
+}
