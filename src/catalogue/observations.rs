@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use entity::{observation, return_};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    sea_query::{Expr, ExprTrait, SimpleExpr},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, SimpleExpr},
 };
 
 use super::{
@@ -82,9 +82,8 @@ pub async fn current_between<C: ConnectionTrait>(
 }
 
 /// The pages of current values of many measures at once, each with the same filters and
-/// page arguments: one statement for the rows of every page (a window numbering each
-/// measure's rows), and one for the totals when they are asked for, whatever the number of
-/// measures. What `Measure.observations` reads, batched across the measures of a list.
+/// page arguments, in a fixed number of statements whatever the number of measures (see
+/// `page::fetch_many`). What `Measure.observations` reads, batched across a list's measures.
 pub async fn current_pages<C: ConnectionTrait>(
     db: &C,
     measure_ids: &[i64],
@@ -93,75 +92,26 @@ pub async fn current_pages<C: ConnectionTrait>(
     visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<HashMap<i64, Page<observation::Model>>> {
-    let (size, direction) = args.window()?;
-    let filtered = || {
-        let mut select = observation::Entity::find()
-            .filter(observation::Column::MeasureId.is_in(measure_ids.iter().copied()))
-            .filter(visible(visibility))
-            .filter(current(visibility));
-        if let Some(id) = geography_id {
-            select = select.filter(observation::Column::GeographyId.eq(id));
-        }
-        if let Some(p) = period {
-            select = select.filter(observation::Column::Period.eq(p));
-        }
-        select
-    };
-    let mut totals: HashMap<i64, u64> = HashMap::new();
-    if !args.skip_count {
-        let counted: Vec<(i64, i64)> = filtered()
-            .select_only()
-            .column(observation::Column::MeasureId)
-            .column_as(observation::Column::Id.count(), "n")
-            .group_by(observation::Column::MeasureId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        totals = counted.into_iter().map(|(m, n)| (m, u64::try_from(n).unwrap_or_default())).collect();
+    let mut select = observation::Entity::find().filter(visible(visibility)).filter(current(visibility));
+    if let Some(id) = geography_id {
+        select = select.filter(observation::Column::GeographyId.eq(id));
     }
-    let mut rows_of: HashMap<i64, Vec<observation::Model>> = HashMap::new();
-    if size > 0 && !measure_ids.is_empty() {
-        let mut inner = filtered();
-        if let Some(after) = args.after {
-            inner = inner.filter(observation::Column::Id.gt(after));
-        }
-        if let Some(before) = args.before {
-            inner = inner.filter(observation::Column::Id.lt(before));
-        }
-        let order = match direction {
-            page::Direction::Forward => "ASC",
-            page::Direction::Backward => "DESC",
-        };
-        let ranked = inner
-            .column_as(
-                Expr::cust(format!(
-                    "ROW_NUMBER() OVER (PARTITION BY observations.measure_id ORDER BY observations.id {order})"
-                )),
-                "page_rank",
-            )
-            .into_query();
-        let outer = sea_orm::sea_query::Query::select()
-            .column(sea_orm::sea_query::Asterisk)
-            .from_subquery(ranked, sea_orm::sea_query::Alias::new("ranked"))
-            .and_where(Expr::col(sea_orm::sea_query::Alias::new("page_rank")).lte(size.saturating_add(1)))
-            .to_owned();
-        let statement = db.get_database_backend().build(&outer);
-        for row in observation::Model::find_by_statement(statement).all(db).await? {
-            rows_of.entry(row.measure_id).or_default().push(row);
-        }
+    if let Some(p) = period {
+        select = select.filter(observation::Column::Period.eq(p));
     }
-    Ok(measure_ids
-        .iter()
-        .map(|&m| {
-            let mut rows = rows_of.remove(&m).unwrap_or_default();
-            match direction {
-                page::Direction::Forward => rows.sort_by_key(|o| o.id),
-                page::Direction::Backward => rows.sort_by_key(|o| std::cmp::Reverse(o.id)),
-            }
-            let total = totals.get(&m).copied().unwrap_or_default();
-            (m, page::assemble(rows, |o| o.id, args, size, direction, total))
-        })
-        .collect())
+    page::fetch_many(
+        db,
+        select,
+        page::Parents {
+            column: observation::Column::MeasureId,
+            ids: measure_ids,
+            of: |o: &observation::Model| o.measure_id,
+        },
+        observation::Column::Id,
+        |o| o.id,
+        args,
+    )
+    .await
 }
 
 pub async fn by_ids<C: ConnectionTrait>(

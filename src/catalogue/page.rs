@@ -1,8 +1,12 @@
 //! Keyset pagination over a table's primary key, shared by every list that grows with data.
 //! Keyset (not offset) paging keeps a cursor pointing at the same row while rows are added.
 
+use std::collections::HashMap;
+
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, Query},
 };
 
 use crate::error::{AppError, AppResult};
@@ -23,7 +27,7 @@ pub struct PageArgs {
 }
 
 /// One page of rows in key order, with what a Relay connection needs around it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Page<M> {
     pub items: Vec<(i64, M)>,
     pub has_previous_page: bool,
@@ -101,9 +105,95 @@ where
     Ok(Page { items: rows.into_iter().map(|m| (key(&m), m)).collect(), has_previous_page, has_next_page, total_count })
 }
 
+/// The parents whose rows `fetch_many` pages: the column naming a row's parent, the parents
+/// wanted, and how to read a row's parent.
+pub struct Parents<'a, E: EntityTrait, F> {
+    pub column: E::Column,
+    pub ids: &'a [i64],
+    pub of: F,
+}
+
+/// Fetches the same page (`args`) of the rows of many parents at once, each parent's rows
+/// ordered by `id_col`: one statement for every page (a window numbering each parent's rows
+/// and keeping `size + 1` of them) and one for the totals when they are asked for, whatever
+/// the number of parents. `select` holds the filters every page shares.
+pub async fn fetch_many<E, C, F>(
+    db: &C,
+    select: Select<E>,
+    parents: Parents<'_, E, F>,
+    id_col: E::Column,
+    key: impl Fn(&E::Model) -> i64 + Copy,
+    args: PageArgs,
+) -> AppResult<HashMap<i64, Page<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ConnectionTrait,
+    F: Fn(&E::Model) -> i64,
+{
+    let Parents { column: parent_col, ids: parents, of: parent_of } = parents;
+    let (size, direction) = args.window()?;
+    let select = select.filter(parent_col.is_in(parents.iter().copied()));
+    let mut totals: HashMap<i64, u64> = HashMap::new();
+    if !args.skip_count && !parents.is_empty() {
+        let counted: Vec<(i64, i64)> = select
+            .clone()
+            .select_only()
+            .column(parent_col)
+            .column_as(id_col.count(), "n")
+            .group_by(parent_col)
+            .into_tuple()
+            .all(db)
+            .await?;
+        totals = counted.into_iter().map(|(p, n)| (p, u64::try_from(n).unwrap_or_default())).collect();
+    }
+    let mut rows_of: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    if size > 0 && !parents.is_empty() {
+        let mut inner = select;
+        if let Some(after) = args.after {
+            inner = inner.filter(id_col.gt(after));
+        }
+        if let Some(before) = args.before {
+            inner = inner.filter(id_col.lt(before));
+        }
+        let order = match direction {
+            Direction::Forward => "ASC",
+            Direction::Backward => "DESC",
+        };
+        // Names from the entity, never from the caller.
+        let table = E::default().table_name().to_owned();
+        let window = format!(
+            "ROW_NUMBER() OVER (PARTITION BY {table}.{} ORDER BY {table}.{} {order})",
+            parent_col.as_str(),
+            id_col.as_str()
+        );
+        let ranked = inner.column_as(Expr::cust(window), "page_rank").into_query();
+        let outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("page_rank")).lte(size.saturating_add(1)))
+            .to_owned();
+        let statement = db.get_database_backend().build(&outer);
+        for row in E::Model::find_by_statement(statement).all(db).await? {
+            rows_of.entry(parent_of(&row)).or_default().push(row);
+        }
+    }
+    Ok(parents
+        .iter()
+        .map(|&p| {
+            let mut rows = rows_of.remove(&p).unwrap_or_default();
+            match direction {
+                Direction::Forward => rows.sort_by_key(|m| key(m)),
+                Direction::Backward => rows.sort_by_key(|m| std::cmp::Reverse(key(m))),
+            }
+            (p, assemble(rows, key, args, size, direction, totals.get(&p).copied().unwrap_or_default()))
+        })
+        .collect())
+}
+
 /// Builds the page of one parent from the rows fetched for it (at most `size + 1`, in the
 /// direction's order): what `fetch` does after its query, for pages fetched many at once.
-pub(crate) fn assemble<M>(
+fn assemble<M>(
     mut rows: Vec<M>,
     key: impl Fn(&M) -> i64,
     args: PageArgs,

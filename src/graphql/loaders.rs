@@ -162,6 +162,33 @@ impl Loader<ObservationPageOf> for Loaders {
     }
 }
 
+/// One page of the values a return carried; pages with the same arguments are fetched for
+/// all their returns at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReturnObservationsPage {
+    pub return_id: i64,
+    pub args: crate::catalogue::page::PageArgs,
+}
+
+impl Loader<ReturnObservationsPage> for Loaders {
+    type Value = Arc<crate::catalogue::page::Page<observation::Model>>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[ReturnObservationsPage]) -> LoadResult<ReturnObservationsPage, Self::Value> {
+        let mut groups: HashMap<crate::catalogue::page::PageArgs, Vec<i64>> = HashMap::new();
+        for k in keys {
+            groups.entry(k.args).or_default().push(k.return_id);
+        }
+        let mut out = HashMap::new();
+        for (args, ids) in groups {
+            for (return_id, page) in crate::returns::observations_of(&self.db, &ids, args).await.map_err(Arc::new)? {
+                out.insert(ReturnObservationsPage { return_id, args }, Arc::new(page));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The areas whose figure of a measure in a period the caller may not see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HiddenIn {

@@ -10,7 +10,7 @@ use super::{
     cost,
     guards::{RoleGuard, actor},
     ids, loader,
-    loaders::{OrganisationById, ReturnById},
+    loaders::{OrganisationById, ReturnById, ReturnObservationsPage},
     measure::{Measure, Observation},
     organisation::Organisation,
     request,
@@ -75,8 +75,13 @@ impl Return {
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
         let args = connection::args(ctx, first, after, last, before)?;
-        let page = returns::observations_of(&request(ctx).db, self.0.id, args).await.gql()?;
-        Ok(connection::connection(page, Observation))
+        let key = ReturnObservationsPage { return_id: self.0.id, args };
+        let page = loader(ctx)
+            .load_one(key)
+            .await
+            .gql()?
+            .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
+        Ok(connection::connection(page.as_ref().clone(), Observation))
     }
 
     /// Who approved or rejected it.

@@ -1,5 +1,7 @@
 //! Reading returns back: the list and look-ups, limited to what the caller may see.
 
+use std::collections::HashMap;
+
 use entity::{observation, return_};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr};
 
@@ -53,12 +55,23 @@ pub async fn by_ids(db: &DatabaseConnection, ids: &[i64], visibility: &Visibilit
         .await?)
 }
 
-/// The values a return carried.
+/// The values each of some returns carried: the same page of each, fetched together.
 pub async fn observations_of(
     db: &DatabaseConnection,
-    return_id: i64,
+    return_ids: &[i64],
     args: PageArgs,
-) -> AppResult<Page<observation::Model>> {
-    let select = observation::Entity::find().filter(observation::Column::ReturnId.eq(return_id));
-    page::fetch(db, select, observation::Column::Id, |m| m.id, args).await
+) -> AppResult<HashMap<i64, Page<observation::Model>>> {
+    page::fetch_many(
+        db,
+        observation::Entity::find(),
+        page::Parents {
+            column: observation::Column::ReturnId,
+            ids: return_ids,
+            of: |o: &observation::Model| o.return_id,
+        },
+        observation::Column::Id,
+        |o| o.id,
+        args,
+    )
+    .await
 }

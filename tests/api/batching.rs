@@ -100,3 +100,31 @@ async fn the_observations_of_many_measures_are_fetched_in_one_statement() {
         assert_eq!(obs["pageInfo"]["hasNextPage"], expected > 2, "{m}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_values_of_many_returns_are_fetched_in_one_statement() {
+    let app = app().await;
+    let submitter = app.token_for("gla", "analyst@gla", &[london_vision::values::Role::Submitter]);
+    for n in 1..=12 {
+        let values = vec![serde_json::json!({
+            "measure": "school-readiness", "geography": format!("E090000{n:02}"), "period": "2022/23", "value": 50.0 })];
+        app.data_as(&submitter, crate::returns::SUBMIT, crate::returns::input("gla", values)).await;
+    }
+    let query = r#"query($n: Int!) { returns(first: $n) { nodes { id
+        observations(first: 5) { totalCount nodes { value period } } } } }"#;
+    let statements = |n: usize| {
+        let (app, token) = (&app, submitter.clone());
+        async move {
+            let before = app.statements_run().await;
+            let data = app.data_as(&token, query, serde_json::json!({ "n": n })).await;
+            (app.statements_run().await - before, data)
+        }
+    };
+    let (few, _) = statements(3).await;
+    let (all, data) = statements(12).await;
+    assert_eq!(few, all, "3 returns cost {few} statements, 12 cost {all}");
+    for r in data["returns"]["nodes"].as_array().expect("list") {
+        assert_eq!(r["observations"]["totalCount"], 1, "{r}");
+        assert_eq!(r["observations"]["nodes"][0]["value"], 50.0);
+    }
+}
