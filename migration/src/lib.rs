@@ -7,6 +7,7 @@ mod m20261121_000001_london_vision;
 mod m20261123_000001_issued_tokens;
 mod m20261123_000002_picture;
 mod m20261123_000003_current_values;
+mod m20261123_000004_observations_by_measure;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_issued_tokens::Migration),
             Box::new(m20261123_000002_picture::Migration),
             Box::new(m20261123_000003_current_values::Migration),
+            Box::new(m20261123_000004_observations_by_measure::Migration),
         ]
     }
 }
