@@ -84,7 +84,7 @@ fn number(v: Option<f64>) -> String {
 fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Period, AppError> {
     let p = Period::parse(raw).map_err(|e| bad(format!("{field}: {}", e.0)))?;
     if !p.fits(period_type) {
-        return Err(bad(format!("{field}: '{raw}' is not a period of {period_type}")));
+        return Err(bad(format!("{field}: {} is not a period of {period_type}", crate::values::quoted(raw))));
     }
     Ok(p)
 }

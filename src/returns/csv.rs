@@ -108,7 +108,7 @@ impl<R: Read> Iterator for CsvRows<R> {
                         line,
                         COLUMNS[i],
                         UserErrorCode::Invalid,
-                        format!("'{raw}' in {} is not a number", COLUMNS[i]),
+                        format!("{} in {} is not a number", crate::values::quoted(&raw), COLUMNS[i]),
                     ));
                     None
                 }

@@ -26,7 +26,8 @@ macro_rules! text_enum {
                 match raw {
                     $($text => Ok(Self::$variant),)+
                     _ => Err(ParseError(format!(
-                        "'{raw}' is not a {}: expected one of {}",
+                        "{} is not a {}: expected one of {}",
+                        super::quoted(raw),
                         stringify!($name),
                         [$($text),+].join(", ")
                     ))),

@@ -13,7 +13,8 @@ impl GssCode {
         let ok = b.len() == 9 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit);
         if !ok {
             return Err(ParseError(format!(
-                "'{raw}' is not an ONS GSS code: expected a capital letter and eight digits, e.g. 'E09000007'"
+                "{} is not an ONS GSS code: expected a capital letter and eight digits, e.g. 'E09000007'",
+                super::quoted(raw)
             )));
         }
         Ok(Self(raw.to_owned()))

@@ -16,7 +16,7 @@ pub use enums::{
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};
 pub use slug::Slug;
-pub use text::{Lines, describe as describe_character, forbidden_character};
+pub use text::{Lines, describe as describe_character, forbidden_character, quoted};
 
 /// Why a piece of text is not a valid value, in words fit for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -43,8 +43,9 @@ impl Period {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         Self::parse_inner(raw).ok_or_else(|| {
             ParseError(format!(
-                "'{raw}' is not a period: use 2023 (calendar year), 2023/24 (financial or academic year), \
-                 2023-Q1 (quarter), 2023-05 (month) or 2020-22 (three-year rolling)"
+                "{} is not a period: use 2023 (calendar year), 2023/24 (financial or academic year), \
+                 2023-Q1 (quarter), 2023-05 (month) or 2020-22 (three-year rolling)",
+                super::quoted(raw),
             ))
         })
     }

@@ -15,7 +15,8 @@ impl Slug {
         let ok_shape = !raw.starts_with('-') && !raw.ends_with('-') && !raw.contains("--");
         if raw.len() < 2 || raw.len() > Self::MAX_LEN || !ok_chars || !ok_shape {
             return Err(ParseError(format!(
-                "'{raw}' is not a slug: use 2 to {} lower-case letters, digits and single hyphens, e.g. 'childhood-obesity'",
+                "{} is not a slug: use 2 to {} lower-case letters, digits and single hyphens, e.g. 'childhood-obesity'",
+                super::quoted(raw),
                 Self::MAX_LEN
             )));
         }

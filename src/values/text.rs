@@ -25,9 +25,33 @@ pub fn describe(c: char) -> String {
     format!("U+{:04X}", u32::from(c))
 }
 
+/// The most characters of a caller's text an error message quotes back.
+pub const QUOTED_CHARS: usize = 40;
+
+/// A caller's text as an error message quotes it: whole when short, otherwise its first
+/// [`QUOTED_CHARS`] characters and how long it was, so that a 100 kB mistake is not sent back.
+pub fn quoted(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= QUOTED_CHARS {
+        format!("'{text}'")
+    } else {
+        let head: String = text.chars().take(QUOTED_CHARS).collect();
+        format!("'{head}…' ({count} characters)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Lines, describe, forbidden_character};
+    use super::{Lines, describe, forbidden_character, quoted};
+
+    #[test]
+    fn long_text_is_quoted_by_its_start_and_its_length() {
+        assert_eq!(quoted("camden"), "'camden'");
+        let long = "é".repeat(100_000);
+        let q = quoted(&long);
+        assert!(q.starts_with(&format!("'{}…'", "é".repeat(40))), "{q}");
+        assert!(q.ends_with("(100000 characters)"), "{q}");
+    }
 
     #[test]
     fn control_characters_are_found_and_line_breaks_allowed_only_in_long_text() {

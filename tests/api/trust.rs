@@ -452,3 +452,20 @@ async fn a_write_whose_caller_leaves_has_its_waiting_statement_cancelled() {
         submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", "2022/23", 71.0)])).await;
     assert_eq!(next["accepted"], 1, "{next}");
 }
+
+#[tokio::test]
+async fn a_100_kb_mistake_is_refused_without_being_sent_back() {
+    let app = spawn_app().await;
+    let long = "x".repeat(100_000);
+    for (query, vars) in [
+        ("query($m: String!) { picture(measure: $m) { period } }", json!({ "m": long })),
+        ("query($p: Period) { picture(measure: \"school-readiness\", period: $p) { period } }", json!({ "p": long })),
+        ("query($g: String!) { geography(code: $g) { name } }", json!({ "g": long })),
+    ] {
+        let body = app.graphql(query, vars).await;
+        assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"], "{query}");
+        let size = body.to_string().len();
+        assert!(size < 2_000, "the answer quotes the start of the text, not all of it: {size} bytes");
+        assert!(body.to_string().contains("100000 characters"));
+    }
+}
