@@ -89,13 +89,9 @@ mod tests {
         (pairs.iter().copied().collect(), pairs.iter().map(|p| p.0).collect())
     }
 
-    fn nobody(_: i64) -> bool {
-        false
-    }
-
-    #[test]
-    fn one_small_count_takes_the_next_smallest_part_with_it() {
-        let (c, shown) = counts(&[
+    /// Borough 1 has 3 (small); the rest of ICS 10 has 40, 12 and 50; ICS 20 has 30 and 35.
+    fn one_small_borough() -> (HashMap<i64, f64>, BTreeSet<i64>) {
+        counts(&[
             (1, 3.0),
             (2, 40.0),
             (3, 12.0),
@@ -105,7 +101,16 @@ mod tests {
             (10, 105.0),
             (20, 65.0),
             (100, 170.0),
-        ]);
+        ])
+    }
+
+    fn nobody(_: i64) -> bool {
+        false
+    }
+
+    #[test]
+    fn one_small_count_takes_the_next_smallest_part_with_it() {
+        let (c, shown) = one_small_borough();
         let hidden = hide(&c, &shown, &equations(), 7.0, &nobody);
         assert_eq!(hidden, BTreeSet::from([1, 3]));
         // What remains visible cannot give either back: the ICS less the shown parts is their sum.
@@ -145,17 +150,7 @@ mod tests {
 
     #[test]
     fn the_viewers_own_areas_are_shown_and_never_chosen_to_cover() {
-        let (c, shown) = counts(&[
-            (1, 3.0),
-            (2, 40.0),
-            (3, 12.0),
-            (4, 50.0),
-            (5, 30.0),
-            (6, 35.0),
-            (10, 105.0),
-            (20, 65.0),
-            (100, 170.0),
-        ]);
+        let (c, shown) = one_small_borough();
         // The viewer is borough 1 itself: nothing of its own is hidden.
         assert!(hide(&c, &shown, &equations(), 7.0, &|id| id == 1).is_empty());
         // The viewer is borough 3: it knows its own 12, so 3 cannot cover for 1; 2 (40) does.
