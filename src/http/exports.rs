@@ -89,10 +89,13 @@ fn period_param(raw: &str, field: &str, period_type: PeriodType) -> Result<Perio
     Ok(p)
 }
 
+/// The longest query parameter accepted (slugs, codes, periods and times are far shorter).
+const MAX_PARAM: usize = 200;
+
 fn check_text(params: &[(&str, Option<&str>)]) -> Result<(), AppError> {
     for (name, value) in params {
         if let Some(v) = value
-            && (v.len() > 200 || forbidden_character(v, Lines::One).is_some())
+            && (v.len() > MAX_PARAM || forbidden_character(v, Lines::One).is_some())
         {
             return Err(bad(format!("`{name}` is not an acceptable value")));
         }

@@ -395,6 +395,19 @@ async fn the_picture_and_the_observations_export_as_csv_with_the_same_rules() {
     assert_eq!(row(&own, CAMDEN)["numerator"], "5");
     let (_, none) = export(&app, "/observations.csv?measure=new-hiv-diagnosis-rate&to=2022", None).await;
     assert!(none.is_empty());
+
+    // A value in review is Camden's own: Hackney, anonymous callers and the picture do not see it.
+    let camden_submitter = app.token("camden", &[Role::Submitter]);
+    let pending = input("camden", vec![ratio(m, CAMDEN, "2023/24", 80.0, 100.0, 100.0)]);
+    app.data_as(&camden_submitter, SUBMIT, pending).await;
+    let path = "/observations.csv?measure=school-readiness&from=2023/24";
+    let (_, own) = export(&app, path, Some(&camden_submitter)).await;
+    assert_eq!(own.iter().map(|r| r["status"].as_str()).collect::<Vec<_>>(), vec!["SUBMITTED"]);
+    let hackney = app.token("hackney", &[Role::Approver]);
+    assert!(export(&app, path, Some(&hackney)).await.1.is_empty());
+    assert!(export(&app, path, None).await.1.is_empty());
+    let (_, picture_rows) = export(&app, "/picture.csv?measure=school-readiness", Some(&camden_submitter)).await;
+    assert_eq!(picture_rows[0]["period"], "2022/23", "the picture is of approved values only");
 }
 
 #[tokio::test]
