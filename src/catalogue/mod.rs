@@ -54,6 +54,11 @@ impl Visibility {
         self.review_areas.is_some()
     }
 
+    /// Whether the caller sees work in review in any area.
+    pub fn sees_any_review(&self) -> bool {
+        self.review_areas.as_ref().is_some_and(|a| !a.is_empty())
+    }
+
     /// Whether the caller sees work in review in the area `geography_id`.
     pub fn sees_review_in(&self, geography_id: i64) -> bool {
         self.review_areas.as_ref().is_some_and(|a| a.contains(&geography_id))

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use entity::{observation, return_};
+use entity::{geography, observation, return_};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::{Expr, SimpleExpr},
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, Query, SimpleExpr},
 };
 
 use super::{
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult},
-    values::ReturnStatus,
+    values::{GeographyLevel, ReturnStatus},
 };
 
 /// SQL: whether the return `r` (an alias of `returns`) carrying a value for area `area` (a
@@ -29,6 +29,20 @@ fn shown(visibility: &Visibility, r: &str, area: &str) -> String {
         approved = ReturnStatus::Approved.as_str(),
         submitted = ReturnStatus::Submitted.as_str(),
         areas = visibility.review_area_list()
+    )
+}
+
+/// Rows of `observations` the caller may see, and current for the caller: for a caller who
+/// sees no work in review, the approved revision `current_values` names (kept at each
+/// approval), found by that table's key; otherwise visible and not superseded.
+fn visible_current(visibility: &Visibility) -> SimpleExpr {
+    if visibility.sees_any_review() {
+        return visible(visibility).and(current(visibility));
+    }
+    Expr::cust(
+        "EXISTS (SELECT 1 FROM current_values cv WHERE cv.measure_id = observations.measure_id \
+         AND cv.period = observations.period AND cv.geography_id = observations.geography_id \
+         AND cv.observation_id = observations.id)",
     )
 }
 
@@ -63,8 +77,7 @@ pub async fn current_between<C: ConnectionTrait>(
 ) -> AppResult<Vec<observation::Model>> {
     let mut select = observation::Entity::find()
         .filter(observation::Column::MeasureId.eq(measure_id))
-        .filter(visible(visibility))
-        .filter(current(visibility));
+        .filter(visible_current(visibility));
     if let Some(id) = geography_id {
         select = select.filter(observation::Column::GeographyId.eq(id));
     }
@@ -84,20 +97,35 @@ pub async fn current_between<C: ConnectionTrait>(
 /// The pages of current values of many measures at once, each with the same filters and
 /// page arguments, in a fixed number of statements whatever the number of measures (see
 /// `page::fetch_many`). What `Measure.observations` reads, batched across a list's measures.
+/// What a page of current values is limited to: one area, one period, areas of one level.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Only<'a> {
+    pub geography_id: Option<i64>,
+    pub period: Option<&'a str>,
+    pub level: Option<GeographyLevel>,
+}
+
 pub async fn current_pages<C: ConnectionTrait>(
     db: &C,
     measure_ids: &[i64],
-    geography_id: Option<i64>,
-    period: Option<&str>,
+    only: Only<'_>,
     visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<HashMap<i64, Page<observation::Model>>> {
-    let mut select = observation::Entity::find().filter(visible(visibility)).filter(current(visibility));
-    if let Some(id) = geography_id {
+    let mut select = observation::Entity::find().filter(visible_current(visibility));
+    if let Some(id) = only.geography_id {
         select = select.filter(observation::Column::GeographyId.eq(id));
     }
-    if let Some(p) = period {
+    if let Some(p) = only.period {
         select = select.filter(observation::Column::Period.eq(p));
+    }
+    if let Some(level) = only.level {
+        let of_level = Query::select()
+            .column(geography::Column::Id)
+            .from(geography::Entity)
+            .and_where(geography::Column::Level.eq(level.as_str()))
+            .to_owned();
+        select = select.filter(observation::Column::GeographyId.in_subquery(of_level));
     }
     page::fetch_many(
         db,

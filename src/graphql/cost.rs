@@ -6,19 +6,9 @@
 //! The bounds below are the most each plain list holds in London's data model; a connection
 //! costs its page size (`first`/`last`, or the largest page when neither is given).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
-
-use async_graphql::{
-    Response, ServerError, ValidationResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation},
-};
-
 use crate::{
     catalogue::{checks, page::MAX_PAGE_SIZE},
-    error::{AppError, code},
+    error::AppError,
 };
 
 /// The most areas directly inside one area: London has 5 ICSs, an ICS up to 8 boroughs, and a
@@ -73,68 +63,6 @@ pub fn page_size(first: Option<i32>, default: usize) -> Result<usize, AppError> 
         None => Ok(default),
         Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
         Some(n) => Err(AppError::BadUserInput(format!("`first` must be between 1 and {MAX_PAGE_SIZE}, not {n}"))),
-    }
-}
-
-/// Counts each query's cost before it runs, refuses one over the limit with
-/// `QUERY_TOO_COMPLEX` (naming its cost and the limit), and reports the cost of every answer
-/// in `extensions.cost { requestedQueryCost maximumAvailable }`, so that clients can budget.
-pub struct QueryCost {
-    pub limit: usize,
-}
-
-impl ExtensionFactory for QueryCost {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryCostExtension { limit: self.limit, cost: AtomicUsize::new(usize::MAX) })
-    }
-}
-
-struct QueryCostExtension {
-    limit: usize,
-    /// The cost of this request's query, once counted (`usize::MAX` until then).
-    cost: AtomicUsize,
-}
-
-impl QueryCostExtension {
-    fn report(&self, cost: usize) -> Value {
-        Value::from_json(serde_json::json!({ "requestedQueryCost": cost, "maximumAvailable": self.limit }))
-            .unwrap_or(Value::Null)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryCostExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let cost = self.cost.load(Ordering::Relaxed);
-        if cost != usize::MAX {
-            response.extensions.insert("cost".into(), self.report(cost));
-        }
-        response
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        self.cost.store(result.complexity, Ordering::Relaxed);
-        if result.complexity > self.limit {
-            let mut err = ServerError::new(
-                format!(
-                    "the query costs {} and the limit is {}: ask for smaller pages (`first`), fewer nested \
-                     lists or fewer aliases",
-                    result.complexity, self.limit
-                ),
-                None,
-            );
-            let ext = err.extensions.get_or_insert_with(Default::default);
-            ext.set("code", code::QUERY_TOO_COMPLEX);
-            ext.set("cost", self.report(result.complexity));
-            return Err(vec![err]);
-        }
-        Ok(result)
     }
 }
 

@@ -134,6 +134,7 @@ pub struct ObservationPageOf {
     pub measure_id: i64,
     pub geography_id: Option<i64>,
     pub period: Option<String>,
+    pub level: Option<crate::values::GeographyLevel>,
     pub args: crate::catalogue::page::PageArgs,
 }
 
@@ -142,19 +143,19 @@ impl Loader<ObservationPageOf> for Loaders {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[ObservationPageOf]) -> LoadResult<ObservationPageOf, Self::Value> {
-        let mut groups: HashMap<(Option<i64>, Option<String>, crate::catalogue::page::PageArgs), Vec<i64>> =
-            HashMap::new();
+        type Group =
+            (Option<i64>, Option<String>, Option<crate::values::GeographyLevel>, crate::catalogue::page::PageArgs);
+        let mut groups: HashMap<Group, Vec<i64>> = HashMap::new();
         for k in keys {
-            groups.entry((k.geography_id, k.period.clone(), k.args)).or_default().push(k.measure_id);
+            groups.entry((k.geography_id, k.period.clone(), k.level, k.args)).or_default().push(k.measure_id);
         }
         let mut out = HashMap::new();
-        for ((geography_id, period, args), ids) in groups {
+        for ((geography_id, period, level, args), ids) in groups {
+            let filter = observations::Only { geography_id, period: period.as_deref(), level };
             let pages =
-                observations::current_pages(&self.db, &ids, geography_id, period.as_deref(), &self.visibility, args)
-                    .await
-                    .map_err(Arc::new)?;
+                observations::current_pages(&self.db, &ids, filter, &self.visibility, args).await.map_err(Arc::new)?;
             for (measure_id, page) in pages {
-                let key = ObservationPageOf { measure_id, geography_id, period: period.clone(), args };
+                let key = ObservationPageOf { measure_id, geography_id, period: period.clone(), level, args };
                 out.insert(key, Arc::new(page));
             }
         }
@@ -189,11 +190,28 @@ impl Loader<ReturnObservationsPage> for Loaders {
     }
 }
 
-/// The areas whose figure of a measure in a period the caller may not see.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The areas whose figure of a measure in a period the caller may not see. The key carries
+/// the measure already loaded (its rules), and is told apart by the measure's id and the
+/// period alone.
+#[derive(Debug, Clone)]
 pub struct HiddenIn {
-    pub measure_id: i64,
+    pub measure: Arc<entity::measure::Model>,
     pub period: String,
+}
+
+impl PartialEq for HiddenIn {
+    fn eq(&self, other: &Self) -> bool {
+        self.measure.id == other.measure.id && self.period == other.period
+    }
+}
+
+impl Eq for HiddenIn {}
+
+impl std::hash::Hash for HiddenIn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.measure.id.hash(state);
+        self.period.hash(state);
+    }
 }
 
 impl Loader<HiddenIn> for Loaders {
@@ -201,19 +219,19 @@ impl Loader<HiddenIn> for Loaders {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[HiddenIn]) -> LoadResult<HiddenIn, Self::Value> {
-        let mut ids: Vec<i64> = keys.iter().map(|k| k.measure_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let measures = crate::catalogue::measures::by_ids(&self.db, &ids).await.map_err(Arc::new)?;
-        let mut out = HashMap::new();
-        for m in &measures {
-            let periods: Vec<String> = keys.iter().filter(|k| k.measure_id == m.id).map(|k| k.period.clone()).collect();
-            let hidden =
-                crate::picture::load::hidden_in(&self.db, m, &periods, &self.visibility).await.map_err(Arc::new)?;
-            for p in periods {
-                let set = hidden.get(&p).cloned().unwrap_or_default();
-                out.insert(HiddenIn { measure_id: m.id, period: p }, set);
+        let mut wanted: Vec<(&entity::measure::Model, Vec<String>)> = Vec::new();
+        for k in keys {
+            match wanted.iter_mut().find(|(m, _)| m.id == k.measure.id) {
+                Some((_, periods)) => periods.push(k.period.clone()),
+                None => wanted.push((&k.measure, vec![k.period.clone()])),
             }
+        }
+        let mut hidden =
+            crate::picture::load::hidden_in(&self.db, &wanted, &self.visibility).await.map_err(Arc::new)?;
+        let mut out = HashMap::new();
+        for k in keys {
+            let set = hidden.remove(&(k.measure.id, k.period.clone())).unwrap_or_default();
+            out.insert(k.clone(), set);
         }
         Ok(out)
     }

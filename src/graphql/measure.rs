@@ -1,5 +1,7 @@
 //! `Measure` and `Observation`: the outcome measures and the values submitted for them.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{measure, observation};
@@ -21,7 +23,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    values::{Period, PeriodType, Polarity, ReturnStatus, Unit, ValueType},
+    values::{GeographyLevel, Period, PeriodType, Polarity, ReturnStatus, Unit, ValueType},
 };
 
 /// An outcome measure the partnership tracks (Table 1 of the strategy). Values are
@@ -151,6 +153,9 @@ impl Measure {
         ctx: &Context<'_>,
         #[graphql(desc = "Only this area (ONS code).")] geography: Option<String>,
         #[graphql(desc = "Only this period.")] period: Option<PeriodScalar>,
+        #[graphql(desc = "Only areas of this level (for example `BOROUGH`: the 33 boroughs).")] level: Option<
+            GeographyLevel,
+        >,
         #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
@@ -173,6 +178,7 @@ impl Measure {
             measure_id: self.0.id,
             geography_id,
             period: period.map(|p| p.0.as_str().to_owned()),
+            level,
             args,
         };
         let page =
@@ -206,7 +212,7 @@ impl Observation {
         if count.is_some_and(|c| c > 0.0 && c <= limit) {
             return Ok(true);
         }
-        let key = HiddenIn { measure_id: m.id, period: self.0.period.clone() };
+        let key = HiddenIn { measure: Arc::new(m), period: self.0.period.clone() };
         Ok(l.load_one(key).await.gql()?.is_some_and(|set| set.contains(&self.0.geography_id)))
     }
 

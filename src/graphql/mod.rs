@@ -3,9 +3,9 @@
 
 mod audit;
 mod case_study;
+mod checks;
 mod connection;
 mod cost;
-mod error_codes;
 mod geography;
 mod guards;
 pub(crate) mod ids;
@@ -48,13 +48,12 @@ pub struct RequestContext {
 /// The schema without its limits; the same one `london-vision schema` prints.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation::default(), EmptySubscription)
-        .extension(error_codes::ErrorCodes)
-        .extension(text_guard::TextGuard)
 }
 
-/// The schema as served, with its depth and cost limits from configuration.
+/// The schema as served, with its depth and cost limits from configuration. Its checks are
+/// one extension (`checks`): async-graphql passes every field of an answer through each.
 pub fn build_schema(max_depth: usize, max_complexity: usize) -> AppSchema {
-    schema_builder().extension(cost::QueryCost { limit: max_complexity }).limit_depth(max_depth).finish()
+    schema_builder().extension(checks::RequestChecks::new(Some(max_complexity))).limit_depth(max_depth).finish()
 }
 
 /// The SDL of the public contract, as `schema.graphql` holds it.

@@ -3,11 +3,8 @@
 //! Tab and line breaks are allowed here; fields that hold one line (names, slugs) refuse
 //! them in their own checks. A NUL would otherwise reach PostgreSQL, which cannot store it.
 
-use std::sync::Arc;
-
 use async_graphql::{
     Name, ServerError, ServerResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
@@ -15,14 +12,6 @@ use crate::{
     error::code,
     values::{Lines, describe_character, forbidden_character},
 };
-
-pub struct TextGuard;
-
-impl ExtensionFactory for TextGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(TextGuard)
-    }
-}
 
 /// The first forbidden character in a value, with the path to it.
 fn in_const_value(value: &Value, path: &mut Vec<String>) -> Option<char> {
@@ -72,8 +61,8 @@ fn in_selection_set(set: &SelectionSet, path: &mut Vec<String>) -> Option<char> 
     })
 }
 
-/// The first forbidden character of a request, and where it is.
-fn find(doc: &ExecutableDocument, variables: &Variables) -> Option<(char, String)> {
+/// The first forbidden character of the variables, and where it is.
+fn in_variables(variables: &Variables) -> Option<(char, String)> {
     let mut path = Vec::new();
     for (name, value) in variables.iter() {
         path.push(format!("${name}"));
@@ -82,6 +71,12 @@ fn find(doc: &ExecutableDocument, variables: &Variables) -> Option<(char, String
         }
         path.clear();
     }
+    None
+}
+
+/// The first forbidden character written in the query itself, and where it is.
+fn in_document(doc: &ExecutableDocument) -> Option<(char, String)> {
+    let mut path = Vec::new();
     let sets = doc
         .operations
         .iter()
@@ -96,24 +91,21 @@ fn find(doc: &ExecutableDocument, variables: &Variables) -> Option<(char, String
     None
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for TextGuard {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if let Some((c, at)) = find(&doc, variables) {
-            let mut err = ServerError::new(
-                format!("the text at {at} holds the control character {}, which is not allowed", describe_character(c)),
-                None,
-            );
-            err.extensions.get_or_insert_with(Default::default).set("code", code::BAD_USER_INPUT);
-            return Err(err);
-        }
-        Ok(doc)
-    }
+fn refuse((c, at): (char, String)) -> ServerError {
+    let mut err = ServerError::new(
+        format!("the text at {at} holds the control character {}, which is not allowed", describe_character(c)),
+        None,
+    );
+    err.extensions.get_or_insert_with(Default::default).set("code", code::BAD_USER_INPUT);
+    err
+}
+
+/// Refuses a query whose own text holds a forbidden character.
+pub fn check_document(doc: &ExecutableDocument) -> ServerResult<()> {
+    in_document(doc).map_or(Ok(()), |found| Err(refuse(found)))
+}
+
+/// Refuses variables that hold a forbidden character.
+pub fn check_variables(variables: &Variables) -> ServerResult<()> {
+    in_variables(variables).map_or(Ok(()), |found| Err(refuse(found)))
 }

@@ -240,7 +240,7 @@ async fn observations_csv(
     let mut periods: Vec<String> = rows.iter().map(|o| o.period.clone()).collect();
     periods.sort();
     periods.dedup();
-    let hidden = load::hidden_in(db, &m, &periods, &visibility).await?;
+    let hidden = load::hidden_in(db, &[(&m, periods)], &visibility).await?;
     let statuses = observations::return_statuses(db, &rows.iter().map(|o| o.return_id).collect::<Vec<_>>()).await?;
     let areas: HashMap<i64, entity::geography::Model> =
         geographies::all(db).await?.into_iter().map(|g| (g.id, g)).collect();
@@ -266,7 +266,7 @@ async fn observations_csv(
         let own = visibility.sees_review_in(o.geography_id);
         let count = if is_count { Some(o.value) } else { o.numerator };
         let small = limit.is_some_and(|l| count.is_some_and(|c| c > 0.0 && c <= l));
-        let covered = hidden.get(&o.period).is_some_and(|set| set.contains(&o.geography_id));
+        let covered = hidden.get(&(m.id, o.period.clone())).is_some_and(|set| set.contains(&o.geography_id));
         let suppressed = !own && (small || covered);
         let shown = |v: Option<f64>| if suppressed { String::new() } else { number(v) };
         let g = areas.get(&o.geography_id);

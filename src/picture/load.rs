@@ -301,28 +301,53 @@ pub async fn london_series<C: ConnectionTrait>(
 
 /// The areas whose figure of a measure in a period the viewer may not see (see
 /// `suppress`), from the current approved values: what `Observation` hides as the picture does.
+/// Two statements (the areas, and the current values of every measure and period asked
+/// about) whatever the number of measures; none when no measure asked about has a
+/// disclosure rule.
 pub async fn hidden_in<C: ConnectionTrait>(
     db: &C,
-    measure: &measure::Model,
-    periods: &[String],
+    wanted: &[(&measure::Model, Vec<String>)],
     visibility: &Visibility,
-) -> AppResult<HashMap<String, std::collections::BTreeSet<i64>>> {
-    let rules = rules(measure)?;
-    if rules.suppress_up_to.is_none() || periods.is_empty() {
+) -> AppResult<HashMap<(i64, String), std::collections::BTreeSet<i64>>> {
+    let mut ruled = Vec::with_capacity(wanted.len());
+    for (m, periods) in wanted {
+        let rules = rules(m)?;
+        if rules.suppress_up_to.is_some() && !periods.is_empty() {
+            ruled.push((m.id, rules, periods));
+        }
+    }
+    if ruled.is_empty() {
         return Ok(HashMap::new());
     }
     let (tree, _) = tree(db).await?;
-    let mut found = figures(db, measure.id, periods, None).await?;
+    let mut ids: Vec<i64> = ruled.iter().map(|(id, _, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut periods: Vec<&String> = ruled.iter().flat_map(|(_, _, p)| p.iter()).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let rows = current_value::Entity::find()
+        .filter(current_value::Column::MeasureId.is_in(ids))
+        .filter(current_value::Column::Period.is_in(periods.into_iter().cloned()))
+        .all(db)
+        .await?;
+    let mut found: HashMap<(i64, String), HashMap<i64, Figure>> = HashMap::new();
+    for o in rows {
+        let interval = o.lower_ci.zip(o.upper_ci);
+        let figure = Figure { value: o.value, numerator: o.numerator, denominator: o.denominator, interval };
+        found.entry((o.measure_id, o.period)).or_default().insert(o.geography_id, figure);
+    }
     let own = |id: i64| visibility.sees_review_in(id);
-    Ok(periods
-        .iter()
-        .map(|p| {
-            let figures: HashMap<i64, Figure> =
-                tree.areas.iter().filter_map(|a| Some((a.id, found.remove(&(p.clone(), a.id))?))).collect();
+    let mut out = HashMap::new();
+    for (id, rules, periods) in ruled {
+        for p in periods {
+            let key = (id, p.clone());
+            let figures = found.get(&key).cloned().unwrap_or_default();
             let computed = build::compute(&rules, &tree, &figures);
-            (p.clone(), build::hidden(&rules, &tree, &computed, &own))
-        })
-        .collect())
+            out.insert(key, build::hidden(&rules, &tree, &computed, &own));
+        }
+    }
+    Ok(out)
 }
 
 /// Keeps `current_values` as a return is approved: each of its values becomes the current one

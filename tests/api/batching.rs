@@ -128,3 +128,49 @@ async fn the_values_of_many_returns_are_fetched_in_one_statement() {
         assert_eq!(r["observations"]["nodes"][0]["value"], 50.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_boroughs_values_of_many_measures_with_disclosure_rules_cost_the_same_statements_as_of_a_few() {
+    let app = app().await;
+    // The five measures of HIV and STIs (all with a disclosure rule), for London and the 33
+    // boroughs; Camden's numerator is small enough to be suppressed.
+    let periods = [
+        ("hiv-late-diagnosis", "2021-23"),
+        ("new-hiv-diagnosis-rate", "2023"),
+        ("syphilis-rate", "2023"),
+        ("new-sti-diagnoses", "2023"),
+        ("gonorrhoea-rate", "2023"),
+    ];
+    let mut values = Vec::new();
+    for (m, period) in periods {
+        let multiplier = if m == "hiv-late-diagnosis" { 100.0 } else { 100_000.0 };
+        values.push(crate::picture::ratio(m, "E12000007", period, 4_000.0, 9_000_000.0, multiplier));
+        for i in 1..=33 {
+            let numerator = if i == 7 { 3.0 } else { 100.0 + f64::from(i) };
+            let code = format!("E090000{i:02}");
+            values.push(crate::picture::ratio(m, &code, period, numerator, 250_000.0, multiplier));
+        }
+    }
+    crate::picture::approved(&app, values).await;
+    let query = r#"query($n: Int!) { measures(priority: "hiv-and-stis", first: $n) { nodes { slug
+        observations(level: BOROUGH, first: 40) { nodes { value suppressed geography { code level } } } } } }"#;
+    // The priority's first measure (HIV testing coverage) has no values; the next five do.
+    let two = cost(&app, query, 2).await;
+    let six = cost(&app, query, 6).await;
+    assert_eq!(two, six, "2 measures cost {two} statements, 6 cost {six}");
+    // The priority, its measures, their pages of values, the values' measures (their
+    // rules), the areas, and for the disclosure rule the areas' tree and the current values
+    // it is judged on.
+    assert!(six <= 7, "6 measures cost {six} statements");
+    let data = app.data(query, json!({ "n": 6 })).await;
+    let nodes = data["measures"]["nodes"].as_array().expect("measures");
+    assert_eq!(nodes.len(), 6);
+    assert_eq!(nodes[0]["observations"]["nodes"], json!([]));
+    for m in &nodes[1..] {
+        let obs = m["observations"]["nodes"].as_array().expect("values");
+        assert_eq!(obs.len(), 33, "only the boroughs: {m}");
+        assert!(obs.iter().all(|o| o["geography"]["level"] == "BOROUGH"), "{m}");
+        let camden = obs.iter().find(|o| o["geography"]["code"] == "E09000007").expect("Camden");
+        assert_eq!((camden["value"].clone(), camden["suppressed"].clone()), (json!(null), json!(true)), "{m}");
+    }
+}
