@@ -5,6 +5,7 @@
 //! Values are never overwritten: a value that differs from the current approved one for its
 //! measure, area and period becomes the next revision; an equal one is counted as unchanged.
 
+mod bulk;
 pub mod csv;
 pub mod due;
 pub mod locks;

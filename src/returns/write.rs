@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use entity::{observation, return_};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::validate::Rules;
@@ -46,11 +46,30 @@ async fn current_values(
     rows: &[ValidRow],
 ) -> Result<HashMap<(i64, i64, String), Current>, DbErr> {
     let mut out: HashMap<(i64, i64, String), Current> = HashMap::new();
+    let mut note = |o: observation::Model, status: Option<&str>| {
+        let entry = out.entry((o.measure_id, o.geography_id, o.period.clone())).or_default();
+        entry.max_revision = entry.max_revision.max(o.revision);
+        // Rows come in revision order: the last one not rejected (nor withdrawn) is current.
+        let approved = status == Some(ReturnStatus::Approved.as_str());
+        if approved || status == Some(ReturnStatus::Submitted.as_str()) {
+            entry.live = Some(o);
+            entry.live_approved = approved;
+        }
+    };
+    if tx.get_database_backend() == DbBackend::Postgres {
+        let keys: BTreeSet<(i64, i64, &str)> =
+            rows.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
+        let keys: Vec<_> = keys.into_iter().collect();
+        for (o, status) in super::bulk::revisions(tx, &keys).await? {
+            note(o, Some(status.as_str()));
+        }
+        return Ok(out);
+    }
     for chunk in rows.chunks(BATCH) {
         let wanted: HashSet<(i64, i64, &str)> =
             chunk.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
         // Each list without repeats: a batch names few measures, areas and periods, and long
-        // lists of repeats make PostgreSQL scan the table rather than use its index.
+        // lists of repeats make the database scan the table rather than use its index.
         let measures: BTreeSet<i64> = chunk.iter().map(|r| r.measure_id).collect();
         let areas: BTreeSet<i64> = chunk.iter().map(|r| r.geography_id).collect();
         let periods: BTreeSet<&str> = chunk.iter().map(|r| r.period.as_str()).collect();
@@ -64,23 +83,20 @@ async fn current_values(
         let found: Vec<_> =
             found.into_iter().filter(|o| wanted.contains(&(o.measure_id, o.geography_id, o.period.as_str()))).collect();
         let return_ids: BTreeSet<i64> = found.iter().map(|o| o.return_id).collect();
-        let statuses: HashMap<i64, String> = return_::Entity::find()
-            .filter(return_::Column::Id.is_in(return_ids))
-            .all(tx)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r.status))
-            .collect();
+        let statuses: HashMap<i64, String> = if return_ids.is_empty() {
+            HashMap::new()
+        } else {
+            return_::Entity::find()
+                .filter(return_::Column::Id.is_in(return_ids))
+                .all(tx)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r.status))
+                .collect()
+        };
         for o in found {
-            let entry = out.entry((o.measure_id, o.geography_id, o.period.clone())).or_default();
-            entry.max_revision = entry.max_revision.max(o.revision);
-            // Rows come in revision order: the last one not rejected (nor withdrawn) is current.
             let status = statuses.get(&o.return_id).map(String::as_str);
-            let approved = status == Some(ReturnStatus::Approved.as_str());
-            if approved || status == Some(ReturnStatus::Submitted.as_str()) {
-                entry.live = Some(o);
-                entry.live_approved = approved;
-            }
+            note(o, status);
         }
     }
     Ok(out)
@@ -131,6 +147,8 @@ pub(super) async fn write(
     let mut outcome = SubmitOutcome::default();
     let mut written: BTreeSet<(i64, String)> = BTreeSet::new();
     let mut rows = s.rows.open().map_err(WriteError::App)?;
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let batch_size = if postgres { super::bulk::BATCH } else { BATCH };
     loop {
         if crate::db::abandoned() {
             tx.rollback().await?;
@@ -138,8 +156,8 @@ pub(super) async fn write(
         }
         // The rows were all checked in the first pass; they are checked again here only to
         // resolve their references, so a problem now means the catalogue changed meanwhile.
-        let mut batch = Vec::with_capacity(BATCH);
-        for item in rows.by_ref().take(BATCH) {
+        let mut batch = Vec::with_capacity(batch_size);
+        for item in rows.by_ref().take(batch_size) {
             let raw =
                 item.map_err(|_| WriteError::App(AppError::Internal("an upload changed while it was written".into())))?;
             let mut problems = Vec::new();
@@ -197,6 +215,12 @@ pub(super) async fn write(
             to_write.sort_by(|a, b| {
                 (a.0.measure_id, a.0.geography_id, &a.0.period).cmp(&(b.0.measure_id, b.0.geography_id, &b.0.period))
             });
+            if postgres {
+                let rows: Vec<(&ValidRow, i32)> = to_write.iter().map(|(r, rev)| (*r, *rev)).collect();
+                super::bulk::insert(&tx, &rows, ret.id, now, &actor.subject).await?;
+                continue;
+            }
+            // SQLite: a multi-row insert of at most `BATCH` rows (within its parameter limit).
             let models = to_write.iter().map(|(r, rev)| observation::ActiveModel {
                 measure_id: Set(r.measure_id),
                 geography_id: Set(r.geography_id),

@@ -450,3 +450,42 @@ async fn the_viewer_sees_what_its_organisation_has_yet_to_submit() {
     let none = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
     assert_eq!(none["viewer"]["dueReturns"], json!([]), "a submitted value is no longer due");
 }
+
+#[tokio::test]
+async fn values_and_notes_are_stored_exactly_as_sent_whatever_their_characters() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    // Notes that would break a naive array, CSV or SQL literal, and figures whose shortest
+    // decimal form has many digits.
+    let cases: [(&str, f64, Option<&str>); 6] = [
+        ("2016/17", 33.333_333_333_333_336, Some(r#"a "quoted" \ note, {with} braces"#)),
+        ("2017/18", 0.1, Some("NULL")),
+        ("2018/19", 99.999_999_999_999_99, Some("")),
+        ("2019/20", 1e-7, Some("two\nlines\tand 'apostrophes'; DROP TABLE observations; --")),
+        ("2020/21", 12.5, Some("émigré ✓ 日本")),
+        ("2021/22", 50.0, None),
+    ];
+    let values: Vec<Value> = cases
+        .iter()
+        .map(|(period, v, note)| {
+            let mut row = value("school-readiness", "E09000007", period, *v);
+            if let Some(n) = note {
+                row["note"] = json!(n);
+            }
+            row
+        })
+        .collect();
+    let outcome = submit(&app, &camden, input("camden", values)).await;
+    assert_eq!(outcome["accepted"], 6, "{outcome}");
+    let query = r#"{ measure(slug: "school-readiness") { observations(geography: "E09000007", first: 10) {
+        nodes { period value note } } } }"#;
+    let data = app.data_as(&camden, query, json!({})).await;
+    let nodes = data["measure"]["observations"]["nodes"].as_array().expect("values").clone();
+    for (period, v, note) in cases {
+        let node = nodes.iter().find(|n| n["period"] == period).unwrap_or_else(|| panic!("{period}: {data}"));
+        assert_eq!(node["value"].as_f64(), Some(v), "{period}: {outcome}");
+        // An empty note is no note.
+        let expected = note.filter(|n| !n.is_empty());
+        assert_eq!(node["note"].as_str(), expected, "{period}");
+    }
+}
