@@ -44,6 +44,9 @@ SCRATCH = os.path.join(ROOT, "target", "bench-compare")
 BINARY = os.path.join(ROOT, "target", "release", "london-vision")
 POSTGRAPHILE_4 = "4.14.1"
 POSTGRAPHILE_5 = "5.1.5"
+# PostGraphile 5 needs Node 22 or later; the machine's Node may be older. Node's own
+# binaries come from the npm registry (package `node`), used for both versions alike.
+NODE = "22"
 PORTS = {"ours": 18080, "pg4": 18084, "pg5": 18085, "static": 18090}
 SERVERS = ["ours", "pg4", "pg5"]
 LABELS = {"ours": "ours", "pg4": "PostGraphile 4", "pg5": "PostGraphile 5"}
@@ -79,9 +82,10 @@ def install():
         run(["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL)
     run(["cargo", "build", "--release", "--locked", "--bin", "london-vision"], cwd=ROOT)
     run(["cargo", "bench", "--locked", "--bench", "static_json", "--no-run"], cwd=ROOT)
-    for name, package in [("pg4", f"postgraphile@{POSTGRAPHILE_4}"), ("pg5", f"postgraphile@{POSTGRAPHILE_5}")]:
+    for name, package in [("node", f"node@{NODE}"), ("pg4", f"postgraphile@{POSTGRAPHILE_4}"),
+                          ("pg5", f"postgraphile@{POSTGRAPHILE_5}")]:
         folder = os.path.join(SCRATCH, name)
-        if os.path.exists(os.path.join(folder, "node_modules", ".bin", "postgraphile")):
+        if os.path.exists(os.path.join(folder, "node_modules", ".bin", name if name == "node" else "postgraphile")):
             continue
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "package.json"), "w") as f:
@@ -301,13 +305,14 @@ def start_ours(env):
 def start_postgraphile(version, url, db):
     env = dict(os.environ, NODE_ENV="production")
     folder = os.path.join(SCRATCH, version)
-    bin_ = os.path.join(folder, "node_modules", ".bin", "postgraphile")
+    node = os.path.join(SCRATCH, "node", "node_modules", ".bin", "node")
+    bin_ = os.path.realpath(os.path.join(folder, "node_modules", ".bin", "postgraphile"))
     port = str(PORTS[version])
     if version == "pg4":
-        cmd = [bin_, "-c", f"{url}/{db}", "-s", "pgl", "-p", port, "-n", "127.0.0.1", "--disable-query-log",
+        cmd = [node, bin_, "-c", f"{url}/{db}", "-s", "pgl", "-p", port, "-n", "127.0.0.1", "--disable-query-log",
                "--max-pool-size", "16"]
     else:
-        cmd = [bin_, "-P", "postgraphile/presets/amber", "-c", f"{url}/{db}", "-s", "pgl", "-p", port,
+        cmd = [node, bin_, "-P", "postgraphile/presets/amber", "-c", f"{url}/{db}", "-s", "pgl", "-p", port,
                "-n", "127.0.0.1"]
     p = Process(version, cmd, env, cwd=folder)
     wait_ready(PORTS[version], p)
@@ -351,7 +356,7 @@ def shapes(url, db, scale):
             "ours": """{ measures(first: 43) { nodes { slug observations(first: 40) {
                 nodes { period value geography { code } } } } } }""",
             "pgl": """{ allMeasures(first: 43, orderBy: POSITION_ASC) { nodes { slug
-                observationsByMeasureId(first: 40, orderBy: ID_ASC) {
+                observationsByMeasureId(first: 40, orderBy: PRIMARY_KEY_ASC) {
                 nodes { period value geographyByGeographyId { code } } } } } }""",
         },
         {
@@ -371,11 +376,12 @@ def shapes(url, db, scale):
             "ours": f"""{{ measure(slug: "{deep}") {{ observations(first: 40, after: "{cursor(middle)}") {{
                 nodes {{ period value geography {{ code }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}""",
             # Each version's own cursor of the row before the middle, asked of it (`AFTER`).
-            "pgl": f"""{{ measureBySlug(slug: "{deep}") {{ observationsByMeasureId(first: 40, orderBy: ID_ASC,
+            "pgl": f"""{{ measureBySlug(slug: "{deep}") {{ observationsByMeasureId(first: 40, orderBy: PRIMARY_KEY_ASC,
                 after: "AFTER") {{
                 nodes {{ period value geographyByGeographyId {{ code }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}""",
-            "before_middle": f"""{{ measureBySlug(slug: "{deep}") {{ observationsByMeasureId(orderBy: ID_ASC,
-                first: 1, offset: {rows // 2 - 1}) {{ edges {{ cursor }} }} }} }}""",
+            # Asked at the top level: PostGraphile 5.1.5 fails `offset` on a nested connection.
+            "before_middle": f"""{{ allObservations(condition: {{ measureId: "{deep_id}" }}, orderBy: PRIMARY_KEY_ASC,
+                first: 1, offset: {rows // 2 - 1}) {{ edges {{ cursor }} }} }}""",
         },
     ]
 
@@ -452,7 +458,7 @@ def pg_log_file():
 
 
 STATEMENT = re.compile(r"LOG:\s+(?:statement|execute [^:]*):\s(.*)$")
-PARAMS = re.compile(r"DETAIL:\s+Parameters: (.*)$")
+PARAMS = re.compile(r"DETAIL:\s+parameters: (.*)$", re.I)
 
 
 def statements_of(url, db, send):
@@ -682,7 +688,7 @@ def queries(table):
         for version in ("pg4", "pg5"):
             q = shape["pgl"]
             if "before_middle" in shape:
-                edges = gql(PORTS[version], shape["before_middle"])["measureBySlug"]["observationsByMeasureId"]
+                edges = gql(PORTS[version], shape["before_middle"])["allObservations"]
                 q = q.replace("AFTER", edges["edges"][0]["cursor"])
             shape["query"][version] = q
 
@@ -696,7 +702,7 @@ def machine():
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run([os.path.join(SCRATCH, "node", "node_modules", ".bin", "node"), "--version"], capture_output=True, text=True).stdout.strip()
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB; {pg}; Node {node}"
 
 

@@ -183,6 +183,7 @@ impl Measure {
         };
         let page =
             l.load_one(key).await.gql()?.ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
+        prime(ctx, &self.0, &page.items).await?;
         let page = crate::catalogue::page::Page {
             items: page.items.clone(),
             has_previous_page: page.has_previous_page,
@@ -191,6 +192,48 @@ impl Measure {
         };
         Ok(connection::connection(page, Observation))
     }
+}
+
+/// Loads, for a page of one measure's values, what its values' fields will ask for (the
+/// measure, the areas, and which figures its disclosure rule hides), so that the fields find
+/// them in the request's cache. Every measure of a list pages at once, so these loads are
+/// batched across the list; left to each value's fields, they would be asked for over the
+/// whole walk of the answer and split into several batches.
+async fn prime(ctx: &Context<'_>, m: &measure::Model, items: &[(i64, observation::Model)]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let l = loader(ctx);
+    l.feed_one(MeasureById(m.id), m.clone()).await;
+    let look = ctx.look_ahead();
+    let node = |field: &str| {
+        look.field("nodes").field(field).exists() || look.field("edges").field("node").field(field).exists()
+    };
+    let areas = async {
+        if node("geography") {
+            l.load_many(items.iter().map(|(_, o)| GeographyById(o.geography_id))).await.gql()?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let hidden = async {
+        let visibility = &request(ctx).visibility;
+        if m.suppress_up_to.is_some()
+            && ["value", "numerator", "lowerCi", "upperCi", "suppressed"].into_iter().any(node)
+        {
+            let measure = Arc::new(m.clone());
+            let periods: std::collections::BTreeSet<&str> = items
+                .iter()
+                .filter(|(_, o)| !visibility.sees_review_in(o.geography_id))
+                .map(|(_, o)| o.period.as_str())
+                .collect();
+            l.load_many(periods.into_iter().map(|p| HiddenIn { measure: measure.clone(), period: p.to_owned() }))
+                .await
+                .gql()?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    async_graphql::futures_util::try_join!(areas, hidden)?;
+    Ok(())
 }
 
 /// One revision of a value for a measure, area and period. Values are never overwritten: a

@@ -190,11 +190,27 @@ async fn a_large_return_lists_at_most_ten_thousand_changes_but_counts_them_all()
             }
         }
     }
-    let (status, summary) = post_csv(&app, Some(&gla), "?dryRun=true", body).await;
+    let (status, summary) = post_csv(&app, Some(&gla), "?dryRun=true", body.clone()).await;
     assert_eq!(status, 200, "{}", summary["userErrors"]);
     assert_eq!(summary["accepted"], 10_001);
     assert_eq!(summary["changes"].as_array().map(Vec::len), Some(10_000));
     assert_eq!(summary["changesTruncated"], true);
+    // Written for real, over several batches; approved; sent again, every value is unchanged.
+    let (status, written) = post_csv(&app, Some(&gla), "", body.clone()).await;
+    assert_eq!((status, written["accepted"].clone()), (200, json!(10_001)), "{}", written["userErrors"]);
+    let count = r#"query($m: String!) { measure(slug: $m) { observations { totalCount } } }"#;
+    for (measure, expected) in
+        [("smoking-prevalence", 201 * codes.len()), ("hospital-deaths", 10_001 - 201 * codes.len())]
+    {
+        let seen = app.data_as(&gla, count, json!({ "m": measure })).await;
+        assert_eq!(seen["measure"]["observations"]["totalCount"], expected, "{measure}");
+    }
+    let approver = app.token_for("gla", "reviewer@gla", &[Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } } }";
+    let decided = app.data_as(&approver, approve, json!({ "id": written["return"] })).await;
+    assert_eq!(decided["approveReturn"]["return"]["status"], "APPROVED", "{decided}");
+    let (_, again) = post_csv(&app, Some(&gla), "", body).await;
+    assert_eq!((again["accepted"].clone(), again["unchanged"].clone()), (json!(0), json!(10_001)), "{again}");
 }
 
 #[tokio::test]
