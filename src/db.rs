@@ -48,7 +48,10 @@ impl Database {
             .statement_timeout(statement_timeout)
             .map_sqlx_postgres_opts(move |o| {
                 let idle = (statement_timeout * 2).as_millis().to_string();
-                o.options([("idle_in_transaction_session_timeout", idle)])
+                // No JIT compilation: every statement here is an indexed read of at most a
+                // few thousand rows, where compiling (10 ms and more) costs far more than it
+                // saves; PostgreSQL turns it on by a cost estimate that lateral page reads pass.
+                o.options([("idle_in_transaction_session_timeout", idle), ("jit", "off".to_owned())])
             })
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

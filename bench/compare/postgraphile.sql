@@ -28,6 +28,6 @@ CREATE TABLE pgl.submissions (
   submitted_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The order PostGraphile pages a measure's values in (by id) gets its own index, as anyone
--- serving these views would add; the product's own reads do not use it.
-CREATE INDEX IF NOT EXISTS pgl_current_values_by_measure ON public.current_values (measure_id, observation_id);
+-- The order PostGraphile pages a measure's values in (by id) has an index: the product's own
+-- (`ix_current_values_by_measure`, from its migrations), which ours pages by as well.
+CREATE INDEX IF NOT EXISTS ix_current_values_by_measure ON public.current_values (measure_id, observation_id);

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use entity::{geography, observation, return_};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
+    Statement,
     sea_query::{Expr, Query, SimpleExpr},
 };
 
@@ -112,6 +113,9 @@ pub async fn current_pages<C: ConnectionTrait>(
     visibility: &Visibility,
     args: PageArgs,
 ) -> AppResult<HashMap<i64, Page<observation::Model>>> {
+    if !visibility.sees_any_review() && db.get_database_backend() == DbBackend::Postgres {
+        return public_pages(db, measure_ids, only, args).await;
+    }
     let mut select = observation::Entity::find().filter(visible_current(visibility));
     if let Some(id) = only.geography_id {
         select = select.filter(observation::Column::GeographyId.eq(id));
@@ -140,6 +144,91 @@ pub async fn current_pages<C: ConnectionTrait>(
         args,
     )
     .await
+}
+
+/// `current_pages` for a caller who sees no work in review, on PostgreSQL: each measure's
+/// page is read from `current_values` by its index on (measure, observation id), in a lateral
+/// subquery over the measures, then joined to the values themselves; a page reads only its
+/// own rows, however many the measure has.
+async fn public_pages<C: ConnectionTrait>(
+    db: &C,
+    measure_ids: &[i64],
+    only: Only<'_>,
+    args: PageArgs,
+) -> AppResult<HashMap<i64, Page<observation::Model>>> {
+    let (size, direction) = args.window()?;
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut slot = |v: sea_orm::Value| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    let mut filters = Vec::new();
+    if let Some(id) = only.geography_id {
+        filters.push(format!(" AND cv.geography_id = {}", slot(id.into())));
+    }
+    if let Some(p) = only.period {
+        filters.push(format!(" AND cv.period = {}", slot(p.to_owned().into())));
+    }
+    if let Some(level) = only.level {
+        filters.push(format!(
+            " AND cv.geography_id IN (SELECT id FROM geographies WHERE level = {})",
+            slot(level.as_str().to_owned().into())
+        ));
+    }
+    let shared = filters.concat();
+    // The count reads the shared filters only; the page reads the cursors' bounds too.
+    let count_values = values.clone();
+    let mut bounds = String::new();
+    for (bound, op) in [(args.after, ">"), (args.before, "<")] {
+        if let Some(id) = bound {
+            values.push(id.into());
+            bounds.push_str(&format!(" AND cv.observation_id {op} ${}", values.len()));
+        }
+    }
+    // The measures' ids are numbers from this database, written in as such.
+    let ids = measure_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let mut totals: HashMap<i64, u64> = HashMap::new();
+    if !args.skip_count && !measure_ids.is_empty() {
+        let sql = format!(
+            "SELECT cv.measure_id, COUNT(*) FROM current_values cv WHERE cv.measure_id = ANY(ARRAY[{ids}]::bigint[]){shared} \
+             GROUP BY cv.measure_id"
+        );
+        let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, count_values)).await?;
+        for row in rows {
+            let (m, n): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            totals.insert(m, u64::try_from(n).unwrap_or_default());
+        }
+    }
+    let mut rows_of: HashMap<i64, Vec<observation::Model>> = HashMap::new();
+    if size > 0 && !measure_ids.is_empty() {
+        let order = match direction {
+            page::Direction::Forward => "ASC",
+            page::Direction::Backward => "DESC",
+        };
+        let sql = format!(
+            "SELECT o.* FROM UNNEST(ARRAY[{ids}]::bigint[]) AS parent(id) CROSS JOIN LATERAL (\
+               SELECT cv.observation_id FROM current_values cv WHERE cv.measure_id = parent.id{shared}{bounds} \
+               ORDER BY cv.observation_id {order} LIMIT {}) AS page \
+             JOIN observations o ON o.id = page.observation_id",
+            size.saturating_add(1)
+        );
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        for row in observation::Model::find_by_statement(statement).all(db).await? {
+            rows_of.entry(row.measure_id).or_default().push(row);
+        }
+    }
+    Ok(measure_ids
+        .iter()
+        .map(|&m| {
+            let mut rows = rows_of.remove(&m).unwrap_or_default();
+            match direction {
+                page::Direction::Forward => rows.sort_by_key(|o| o.id),
+                page::Direction::Backward => rows.sort_by_key(|o| std::cmp::Reverse(o.id)),
+            }
+            let total = totals.get(&m).copied().unwrap_or_default();
+            (m, page::assemble(rows, |o| o.id, args, size, direction, total))
+        })
+        .collect())
 }
 
 pub async fn by_ids<C: ConnectionTrait>(

@@ -223,7 +223,7 @@ where
 
 /// Builds the page of one parent from the rows fetched for it (at most `size + 1`, in the
 /// direction's order): what `fetch` does after its query, for pages fetched many at once.
-fn assemble<M>(
+pub(crate) fn assemble<M>(
     mut rows: Vec<M>,
     key: impl Fn(&M) -> i64,
     args: PageArgs,
