@@ -3,7 +3,8 @@
 //! (tokio, hyper through axum) as the product. What the product does beyond this is the cost
 //! of GraphQL and the database.
 //!
-//! Run: `cargo bench --bench static_json -- PORT FILE`
+//! Run: `cargo build --release --bench static_json`, then the executable it names, with
+//! `PORT FILE` (the comparison does this itself).
 
 use std::sync::Arc;
 

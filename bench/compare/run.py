@@ -54,6 +54,7 @@ MONTHLY_MEASURES = 100
 MONTHS = 260
 INGEST_MEASURES = 10
 SECRET = "bench-compare-signing-key-0123456789abcdef"
+STATIC_JSON = None  # the floor's executable, once built
 
 
 def log(*parts):
@@ -81,7 +82,14 @@ def install():
     if shutil.which("wrk") is None:
         run(["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL)
     run(["cargo", "build", "--release", "--locked", "--bin", "london-vision"], cwd=ROOT)
-    run(["cargo", "bench", "--locked", "--bench", "static_json", "--no-run"], cwd=ROOT)
+    # In the release profile, so that it shares the release build of the library.
+    built = subprocess.run(["cargo", "build", "--release", "--locked", "--bench", "static_json",
+                            "--message-format=json"], cwd=ROOT, check=True, capture_output=True, text=True)
+    for line in built.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("target", {}).get("name") == "static_json" and message.get("executable"):
+            global STATIC_JSON
+            STATIC_JSON = message["executable"]
     for name, package in [("node", f"node@{NODE}"), ("pg4", f"postgraphile@{POSTGRAPHILE_4}"),
                           ("pg5", f"postgraphile@{POSTGRAPHILE_5}")]:
         folder = os.path.join(SCRATCH, name)
@@ -157,6 +165,18 @@ def gql(port, query, variables=None, token=None):
     if status != 200 or answer.get("errors"):
         raise RuntimeError(f"port {port}: {status} {body[:500]!r}")
     return answer["data"]
+
+
+def port_free(port):
+    """Refuses to start a server on a port something else already answers on (a server left
+    over from an earlier run would be measured in its place)."""
+    try:
+        post(f"http://127.0.0.1:{port}/graphql", {"query": "{ __typename }"}, timeout=2)
+    except urllib.error.URLError:
+        return
+    except Exception:
+        pass
+    raise RuntimeError(f"port {port} is already in use: stop what listens there first")
 
 
 def wait_ready(port, proc, seconds=120):
@@ -297,6 +317,7 @@ def database(url, scale, reload):
 
 
 def start_ours(env):
+    port_free(PORTS["ours"])
     p = Process("ours", [BINARY, "serve"], env)
     wait_ready(PORTS["ours"], p)
     return p
@@ -314,6 +335,7 @@ def start_postgraphile(version, url, db):
     else:
         cmd = [node, bin_, "-P", "postgraphile/presets/amber", "-c", f"{url}/{db}", "-s", "pgl", "-p", port,
                "-n", "127.0.0.1"]
+    port_free(PORTS[version])
     p = Process(version, cmd, env, cwd=folder)
     wait_ready(PORTS[version], p)
     return p
@@ -533,8 +555,7 @@ def response_file(port, query):
 
 
 def run_static(path, script, duration, clients):
-    p = Process("static", ["cargo", "bench", "-q", "--locked", "--bench", "static_json", "--",
-                           str(PORTS["static"]), path], dict(os.environ))
+    p = Process("static", [STATIC_JSON, str(PORTS["static"]), path], dict(os.environ))
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
