@@ -92,17 +92,8 @@ where
         Direction::Forward => query.order_by_asc(id_col),
         Direction::Backward => query.order_by_desc(id_col),
     };
-    let mut rows = if size == 0 { Vec::new() } else { query.limit(size + 1).all(db).await? };
-    let more = rows.len() as u64 > size;
-    rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-    if direction == Direction::Backward {
-        rows.reverse();
-    }
-    let (has_previous_page, has_next_page) = match direction {
-        Direction::Forward => (args.after.is_some(), more),
-        Direction::Backward => (more, args.before.is_some()),
-    };
-    Ok(Page { items: rows.into_iter().map(|m| (key(&m), m)).collect(), has_previous_page, has_next_page, total_count })
+    let rows = if size == 0 { Vec::new() } else { query.limit(size + 1).all(db).await? };
+    Ok(assemble(rows, key, args, size, direction, total_count))
 }
 
 /// The parents whose rows `fetch_many` pages: the column naming a row's parent, the parents

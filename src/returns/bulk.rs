@@ -14,9 +14,8 @@ use super::ValidRow;
 /// Rows looked up and written at a time on PostgreSQL.
 pub(super) const BATCH: usize = 5_000;
 
-/// An array literal of text elements: each element double-quoted, with `\` and `"` escaped
-/// (PostgreSQL's array syntax); `None` is `NULL`.
-fn text_array<'a>(items: impl Iterator<Item = Option<&'a str>>) -> String {
+/// An array literal in PostgreSQL's syntax: each element written by `write`, `None` as `NULL`.
+fn array<T>(items: impl Iterator<Item = Option<T>>, write: impl Fn(&mut String, T)) -> String {
     let mut out = String::from("{");
     for (i, item) in items.enumerate() {
         if i > 0 {
@@ -24,39 +23,33 @@ fn text_array<'a>(items: impl Iterator<Item = Option<&'a str>>) -> String {
         }
         match item {
             None => out.push_str("NULL"),
-            Some(text) => {
-                out.push('"');
-                for c in text.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-            }
+            Some(v) => write(&mut out, v),
         }
     }
     out.push('}');
     out
 }
 
-/// An array literal of numbers (written as Rust writes them, which PostgreSQL reads back
-/// exactly: the shortest form that round-trips); `None` is `NULL`.
-fn number_array<T: std::fmt::Display>(items: impl Iterator<Item = Option<T>>) -> String {
-    let mut out = String::from("{");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match item {
-            None => out.push_str("NULL"),
-            Some(n) => {
-                let _ = write!(out, "{n}");
+/// An array literal of text elements: each element double-quoted, with `\` and `"` escaped.
+fn text_array<'a>(items: impl Iterator<Item = Option<&'a str>>) -> String {
+    array(items, |out, text| {
+        out.push('"');
+        for c in text.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
             }
+            out.push(c);
         }
-    }
-    out.push('}');
-    out
+        out.push('"');
+    })
+}
+
+/// An array literal of numbers (written as Rust writes them, which PostgreSQL reads back
+/// exactly: the shortest form that round-trips).
+fn number_array<T: std::fmt::Display>(items: impl Iterator<Item = Option<T>>) -> String {
+    array(items, |out, n| {
+        let _ = write!(out, "{n}");
+    })
 }
 
 /// Every revision of each (measure, area, period) of `keys`, oldest first, with the status
