@@ -48,6 +48,15 @@ pub struct Config {
     #[arg(long, env = "MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_response_bytes: usize,
 
+    /// Memory for answers to anonymous queries, kept while the published data is unchanged,
+    /// in bytes (0 keeps none).
+    #[arg(long, env = "RESPONSE_CACHE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub response_cache_bytes: usize,
+
+    /// How long a browser or proxy may reuse an anonymous `GET` answer, in seconds.
+    #[arg(long, env = "HTTP_CACHE_MAX_AGE", default_value_t = 30)]
+    pub http_cache_max_age: u32,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -92,6 +101,8 @@ impl Config {
             batch_window_ms: 2,
             max_body_bytes: 2 * 1024 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
+            response_cache_bytes: 32 * 1024 * 1024,
+            http_cache_max_age: 30,
             statement_timeout_ms: 30_000,
             seed_file: None,
             jwt_secret: None,
@@ -124,6 +135,8 @@ impl fmt::Debug for Config {
             .field("batch_window_ms", &self.batch_window_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("response_cache_bytes", &self.response_cache_bytes)
+            .field("http_cache_max_age", &self.http_cache_max_age)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))

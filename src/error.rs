@@ -25,6 +25,8 @@ pub mod code {
     /// The server could not take the write now (other writers hold what it needs); nothing
     /// was written, and the same request may be sent again after `Retry-After` seconds.
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    /// A persisted query's hash that the server does not hold: send the query text with it.
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,9 @@ impl Application {
             upload_dir,
             max_response_bytes: config.max_response_bytes,
             uploads: Arc::new(tokio::sync::Semaphore::new(http::MAX_CONCURRENT_UPLOADS)),
+            persisted: Arc::default(),
+            responses: Arc::new(http::response_cache::ResponseCache::new(config.response_cache_bytes)),
+            http_max_age: config.http_cache_max_age,
         };
         let router = http::router(state, config.max_body_bytes);
         let listener =

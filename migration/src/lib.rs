@@ -9,6 +9,7 @@ mod m20261123_000002_picture;
 mod m20261123_000003_current_values;
 mod m20261123_000004_observations_by_measure;
 mod m20261123_000005_current_values_by_measure;
+mod m20261201_000001_data_generation;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_current_values::Migration),
             Box::new(m20261123_000004_observations_by_measure::Migration),
             Box::new(m20261123_000005_current_values_by_measure::Migration),
+            Box::new(m20261201_000001_data_generation::Migration),
         ]
     }
 }

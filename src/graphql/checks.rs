@@ -8,6 +8,9 @@
 //! - **Cost**: counted before the query runs and refused over the limit with
 //!   `QUERY_TOO_COMPLEX`; reported on every answer (`cost`).
 //! - **Codes**: every error leaves with the contract's `extensions.code`.
+//! - **Nulls where fields failed**: a nullable field whose resolver fails answers `null`
+//!   beside its error, as the GraphQL specification asks (async-graphql alone would leave the
+//!   field out of `data`, which normalised caches such as Apollo Client's cannot use).
 
 use std::{
     num::NonZeroUsize,
@@ -20,7 +23,8 @@ use std::{
 use async_graphql::{
     Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextResolve,
+        NextValidation, ResolveInfo,
     },
     parser::types::ExecutableDocument,
 };
@@ -53,7 +57,12 @@ impl RequestChecks {
 
 impl ExtensionFactory for RequestChecks {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Checks { limit: self.limit, parsed: self.parsed.clone(), cost: AtomicUsize::new(usize::MAX) })
+        Arc::new(Checks {
+            limit: self.limit,
+            parsed: self.parsed.clone(),
+            cost: AtomicUsize::new(usize::MAX),
+            nulled: Mutex::default(),
+        })
     }
 }
 
@@ -62,6 +71,8 @@ struct Checks {
     parsed: Arc<ParsedCache>,
     /// The cost of this request's query, once counted (`usize::MAX` until then).
     cost: AtomicUsize,
+    /// The errors of nullable fields answered with `null`, to be reported with the answer.
+    nulled: Mutex<Vec<ServerError>>,
 }
 
 fn with_code(mut err: ServerError, code: &'static str) -> ServerError {
@@ -170,6 +181,8 @@ impl Extension for Checks {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
+        let nulled = std::mem::take(&mut *self.nulled.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        response.errors.extend(nulled);
         for e in &mut response.errors {
             if e.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some()) {
                 continue;
@@ -183,5 +196,21 @@ impl Extension for Checks {
             *e = with_code(std::mem::replace(e, ServerError::new(String::new(), None)), c);
         }
         response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        match next.run(ctx, info).await {
+            Err(e) if nullable => {
+                self.nulled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e);
+                Ok(Some(Value::Null))
+            }
+            other => other,
+        }
     }
 }

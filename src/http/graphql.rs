@@ -1,26 +1,173 @@
-//! GraphQL over HTTP: `POST /graphql` (JSON), `GET /graphql?query=...` for queries, and
-//! GraphiQL for a browser that opens `/graphql`.
+//! GraphQL over HTTP, as the GraphQL-over-HTTP specification has it: `POST /graphql` with a
+//! JSON body, `GET /graphql?query=...` for queries, and GraphiQL for a browser that opens
+//! `/graphql`.
+//!
+//! - **Media types**: the answer is `application/graphql-response+json` when the caller
+//!   accepts it, `application/json` otherwise (and when `Accept` is missing); a caller that
+//!   accepts neither gets 406. A `POST` must say its body is `application/json` (415 if not).
+//! - **Status codes**: a request that cannot run at all (malformed JSON or parameters: 400; a
+//!   query that does not parse or validate) has no `data`; with
+//!   `application/graphql-response+json` it is a 400, with `application/json` a 200, as the
+//!   specification asks of each. A query that ran is a 200, with any field errors beside the
+//!   `data` they left `null`.
+//! - **Persisted queries**: Apollo's automatic persisted queries (`persisted`).
+//! - **Caching**: answers to anonymous queries are kept while the published data is unchanged
+//!   (`response_cache`); an anonymous `GET` is answered with `Cache-Control: public`, a
+//!   strong `ETag` and `304 Not Modified` to a matching `If-None-Match`. Anything a token
+//!   can see is `private, no-store`.
 
 use async_graphql::{
-    ErrorExtensions as _, Request, Response, ServerError,
-    http::{GraphiQLSource, parse_query_string},
+    ErrorExtensions as _, Request, Response, ServerError, Value, Variables,
+    http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
-    extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{Html, IntoResponse, Response as HttpResponse},
 };
-
+use serde::Serialize;
 use tracing::Instrument as _;
 
-use super::AppState;
+use super::{
+    AppState,
+    persisted::Outcome,
+    response_cache::{self, ResponseCache},
+};
 use crate::{
     auth::{Principal, authenticate},
     error::AppError,
     graphql::with_request_data,
 };
+
+/// The media type of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+impl Media {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Json => "application/json; charset=utf-8",
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        })
+    }
+}
+
+/// The answer's media type for an `Accept` header: the acceptable one with the highest
+/// quality, `application/graphql-response+json` on a tie; `application/json` when the header
+/// is missing or names any type (`*/*`, `application/*`); `None` when nothing offered fits.
+pub(super) fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let Some(accept) = headers.get(header::ACCEPT) else { return Some(Media::Json) };
+    let Ok(accept) = accept.to_str() else { return Some(Media::Json) };
+    if accept.trim().is_empty() {
+        return Some(Media::Json);
+    }
+    let mut best: Option<(f32, u8, Media)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut quality = 1.0_f32;
+        let mut utf8 = true;
+        for p in parts {
+            let Some((name, value)) = p.split_once('=') else { continue };
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "q" => quality = value.parse().unwrap_or(0.0),
+                "charset" => utf8 = value.eq_ignore_ascii_case("utf-8"),
+                _ => {}
+            }
+        }
+        if quality <= 0.0 || !utf8 {
+            continue;
+        }
+        // The second number ranks exact types over wildcards, and ours over JSON.
+        let candidate = match range.as_str() {
+            "application/graphql-response+json" => (quality, 3, Media::GraphqlResponse),
+            "application/json" => (quality, 2, Media::Json),
+            "application/*" | "*/*" => (quality, 1, Media::Json),
+            _ => continue,
+        };
+        if best.is_none_or(|b| (candidate.0, candidate.1) > (b.0, b.1)) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|b| b.2)
+}
+
+/// A GraphQL-over-HTTP request's parameters.
+#[derive(Debug, Default)]
+struct Params {
+    query: Option<String>,
+    operation_name: Option<String>,
+    /// An object, or null.
+    variables: serde_json::Value,
+    extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The parameters of a JSON body; the message says what is malformed.
+fn params_from_json(value: serde_json::Value) -> Result<Params, String> {
+    let serde_json::Value::Object(mut body) = value else {
+        return Err("the body must be a JSON object with a `query` (batches are not accepted)".into());
+    };
+    let text = |name: &str, value: Option<serde_json::Value>| match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    };
+    let query = text("query", body.remove("query"))?;
+    let operation_name = text("operationName", body.remove("operationName"))?;
+    let variables = match body.remove("variables") {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Null,
+        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(_) => return Err("`variables` must be an object".into()),
+    };
+    let extensions = match body.remove("extensions") {
+        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+        Some(serde_json::Value::Object(m)) => m,
+        Some(_) => return Err("`extensions` must be an object".into()),
+    };
+    Ok(Params { query, operation_name, variables, extensions })
+}
+
+/// The parameters of a `GET` query string: `variables` and `extensions` are JSON texts.
+fn params_from_uri(uri: &Uri) -> Result<Params, String> {
+    let pairs: Vec<(String, String)> = axum::extract::Query::try_from_uri(uri)
+        .map(|q: axum::extract::Query<Vec<(String, String)>>| q.0)
+        .map_err(|e| format!("the query string is malformed: {e}"))?;
+    let mut body = serde_json::Map::new();
+    for (name, value) in pairs {
+        let value = match name.as_str() {
+            "query" | "operationName" => serde_json::Value::String(value),
+            "variables" | "extensions" if value.is_empty() => serde_json::Value::Null,
+            "variables" | "extensions" => {
+                serde_json::from_str(&value).map_err(|e| format!("`{name}` must be a JSON object: {e}"))?
+            }
+            _ => continue,
+        };
+        if body.insert(name.clone(), value).is_some() {
+            return Err(format!("`{name}` is given more than once"));
+        }
+    }
+    params_from_json(serde_json::Value::Object(body))
+}
+
+/// Whether a `POST` body is declared as JSON (in UTF-8, if a charset is named).
+fn is_json_body(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| match p.split_once('=') {
+            Some((name, v)) if name.trim().eq_ignore_ascii_case("charset") => {
+                v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
+}
 
 /// The principal the request's bearer token stands for; no token is an anonymous request,
 /// and a token that fails any check is refused before the query runs.
@@ -47,12 +194,85 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
     }
 }
 
-/// Runs a request and answers it over HTTP.
-async fn execute(state: &AppState, principal: Option<Principal>, request: Request) -> HttpResponse {
-    let org = principal.as_ref().map(|p| p.organisation.slug.clone()).unwrap_or_default();
-    let query = request.query.clone();
-    let operation = request.operation_name.clone();
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    let Some(media) = negotiate(&headers) else { return not_acceptable() };
+    if !is_json_body(&headers) {
+        return error_as(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::BadUserInput("send the request as `Content-Type: application/json`".into()),
+        );
+    }
+    let params = serde_json::from_slice(&body)
+        .map_err(|e| format!("the body is not valid JSON: {e}"))
+        .and_then(params_from_json);
+    match params {
+        Ok(params) => serve(&state, &headers, media, false, params).await,
+        Err(message) => error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message)),
+    }
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> HttpResponse {
+    let wants_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+    if uri.query().unwrap_or("").is_empty() && wants_html {
+        return Html(GraphiQLSource::build().endpoint("/graphql").title("London Vision partner API").finish())
+            .into_response();
+    }
+    let Some(media) = negotiate(&headers) else { return not_acceptable() };
+    match params_from_uri(&uri) {
+        Ok(params) => serve(&state, &headers, media, true, params).await,
+        Err(message) => error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message)),
+    }
+}
+
+/// Resolves the query, runs it (or serves it from the cache) and answers.
+async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool, params: Params) -> HttpResponse {
+    let principal = match principal(state, headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let query = match state.persisted.resolve(params.query, params.extensions.get("persistedQuery")) {
+        Some(Outcome::Run(query)) => query,
+        Some(Outcome::NotFound) => return persisted_query_not_found(media),
+        Some(Outcome::Invalid(message)) => {
+            return error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message));
+        }
+        None => {
+            return error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput("the request has no `query`".into()));
+        }
+    };
+    let operation = params.operation_name;
     let mutation = is_mutation_text(&query, operation.as_deref());
+    // GET is for reading: a mutation sent by GET could be replayed by a link or a cache.
+    if by_get && mutation {
+        let mut refused = error_as(
+            media,
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::BadUserInput("mutations must be sent with POST".into()),
+        );
+        refused.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return refused;
+    }
+    let anonymous = principal.is_none();
+    let mut slot = None;
+    if anonymous && !mutation && state.responses.enabled() {
+        match response_cache::generation(&state.db.conn).await {
+            Ok(generation) => {
+                let key = ResponseCache::key(generation, &query, operation.as_deref(), &params.variables);
+                if let Some(hit) = state.responses.get(generation, &key) {
+                    return finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
+                }
+                slot = Some((generation, key));
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the data generation: answering without the cache"),
+        }
+    }
+    let mut request = Request::new(query).variables(Variables::from_json(params.variables));
+    if let Some(operation) = operation {
+        request = request.operation_name(operation);
+    }
+    let org = principal.as_ref().map(|p| p.organisation.slug.clone()).unwrap_or_default();
     let request = with_request_data(request, &state.db.conn, principal, state.batch_window);
     let schema = state.schema.clone();
     let run = async move { schema.execute(request).await }.instrument(tracing::info_span!("graphql", org = %org));
@@ -60,110 +280,187 @@ async fn execute(state: &AppState, principal: Option<Principal>, request: Reques
         // A write runs to its own commit or rollback, whatever happens to the caller.
         match crate::db::run_to_end(&state.db.conn, run).await {
             Ok(response) => response,
-            Err(e) => return error(e.http_status(), e),
+            Err(e) => return error_as(media, e.http_status(), e),
         }
     } else {
         run.await
     };
-    respond(response, state.max_response_bytes, mutation)
+    let answer = match answer(response, media, state.max_response_bytes, mutation) {
+        Ok(answer) => answer,
+        Err(refused) => return refused,
+    };
+    let (status, body, ok) = answer;
+    let mut etag = None;
+    if ok && let Some((generation, key)) = slot {
+        etag = state.responses.put(generation, key, body.clone()).map(|c| c.etag);
+    }
+    finish(state, headers, media, by_get, status, body, etag, anonymous && ok && !mutation)
 }
 
-/// The HTTP answer to a GraphQL response. An answer to a query larger than `max_bytes` is
-/// refused (the cost limit keeps honest queries far below it); a mutation's answer is never
-/// dropped, since its write has happened. A server too busy to take a write answers 503
-/// with `Retry-After`.
-fn respond(response: Response, max_bytes: usize, is_mutation: bool) -> HttpResponse {
-    let busy = response.errors.iter().find_map(retry_after);
-    let body = match serde_json::to_vec(&response) {
+/// The HTTP answer with its caching headers; `304 Not Modified` when the caller already holds
+/// this answer.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: Media,
+    by_get: bool,
+    status: StatusCode,
+    body: Bytes,
+    etag: Option<HeaderValue>,
+    public: bool,
+) -> HttpResponse {
+    let cache_control = if !public {
+        HeaderValue::from_static("private, no-store")
+    } else if by_get {
+        HeaderValue::from_str(&format!("public, max-age={}", state.http_max_age))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+    } else {
+        HeaderValue::from_static("no-cache")
+    };
+    let not_modified = by_get
+        && public
+        && etag.as_ref().is_some_and(|tag| {
+            headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|wanted| response_cache::matches(wanted, tag))
+        });
+    let mut http = if not_modified {
+        let mut r = HttpResponse::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = HttpResponse::new(Body::from(body));
+        *r.status_mut() = status;
+        r.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+        r
+    };
+    let h = http.headers_mut();
+    h.insert(header::CACHE_CONTROL, cache_control);
+    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
+    if let Some(tag) = etag.filter(|_| by_get && public) {
+        h.insert(header::ETAG, tag);
+    }
+    http
+}
+
+/// The wire form of an answer: `data` left out when the request could not run.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, Value>,
+}
+
+/// The status and body of a GraphQL response, and whether it is a clean answer (no errors)
+/// that may be kept. An answer to a query larger than `max_bytes` is refused (the cost limit
+/// keeps honest queries far below it); a mutation's answer is never dropped, since its write
+/// has happened. A server too busy to take a write answers 503 with `Retry-After`.
+fn answer(
+    response: Response,
+    media: Media,
+    max_bytes: usize,
+    is_mutation: bool,
+) -> Result<(StatusCode, Bytes, bool), HttpResponse> {
+    if let Some(seconds) = response.errors.iter().find_map(retry_after) {
+        let mut http = error_as(media, StatusCode::SERVICE_UNAVAILABLE, AppError::Busy(busy_message(&response)));
+        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Err(http);
+    }
+    // A request error: nothing ran (the document did not parse or validate, or cost too much).
+    let not_run =
+        response.data == Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
+    let wire = Wire {
+        data: (!not_run).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let body = match serde_json::to_vec(&wire) {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal(format!("serialising: {e}"))),
+        Err(e) => {
+            let err = AppError::Internal(format!("serialising: {e}"));
+            return Err(error_as(media, StatusCode::INTERNAL_SERVER_ERROR, err));
+        }
     };
     if body.len() > max_bytes && !is_mutation {
         let too_large = AppError::TooLarge(format!(
             "the answer would be {} bytes, over the limit of {max_bytes}: ask for fewer items",
             body.len()
         ));
-        return error(StatusCode::OK, too_large);
+        return Err(error_as(media, StatusCode::OK, too_large));
     }
-    let mut http = HttpResponse::new(axum::body::Body::from(body));
-    let headers = http.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"));
-    headers.extend(response.http_headers);
-    if let Some(seconds) = busy {
-        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    http
+    let status = if not_run && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok((status, Bytes::from(body), response.errors.is_empty()))
+}
+
+fn busy_message(response: &Response) -> String {
+    response.errors.iter().find(|e| retry_after(e).is_some()).map(|e| e.message.clone()).unwrap_or_default()
 }
 
 /// The `Retry-After` seconds of an error that says the server is too busy, if it is one.
 fn retry_after(err: &ServerError) -> Option<u64> {
     let ext = err.extensions.as_ref()?;
     match ext.get("code") {
-        Some(async_graphql::Value::String(c)) if c == crate::error::code::SERVICE_UNAVAILABLE => {}
+        Some(Value::String(c)) if c == crate::error::code::SERVICE_UNAVAILABLE => {}
         _ => return None,
     }
     match ext.get("retryAfter") {
-        Some(async_graphql::Value::Number(n)) => n.as_u64(),
+        Some(Value::Number(n)) => n.as_u64(),
         _ => Some(1),
     }
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> HttpResponse {
-    match principal(&state, &headers).await {
-        Ok(p) => execute(&state, p, request.into_inner()).await,
-        Err(refused) => refused,
-    }
+/// A request that fails whole, answered with `status` and the error with its code, as every
+/// endpoint answers (the CSV endpoint too), in JSON. Internal errors are logged by `extend`.
+/// A caller asked to come back (busy, or too many at once) is told when with `Retry-After`.
+pub(super) fn error(status: StatusCode, err: AppError) -> HttpResponse {
+    error_as(Media::Json, status, err)
 }
 
-/// A request that fails whole, answered with `status` and the error with its code, as every
-/// endpoint answers (the CSV endpoint too). Internal errors are logged by `extend`. A caller
-/// asked to come back (busy, or too many at once) is told when with `Retry-After`.
-pub(super) fn error(status: StatusCode, err: AppError) -> HttpResponse {
+/// `error` in the media type the caller asked for.
+pub(super) fn error_as(media: Media, status: StatusCode, err: AppError) -> HttpResponse {
     let gql = err.extend();
     let server_error =
         ServerError { message: gql.message, source: None, locations: vec![], path: vec![], extensions: gql.extensions };
-    let mut http = GraphQLResponse::from(Response::from_errors(vec![server_error])).into_response();
-    *http.status_mut() = status;
-    if matches!(err, AppError::Busy(_) | AppError::RateLimited(_)) {
+    let busy = matches!(err, AppError::Busy(_) | AppError::RateLimited(_));
+    let mut http = errors_only(media, status, vec![server_error]);
+    if busy {
         http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::error::RETRY_AFTER_SECONDS));
     }
     http
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> HttpResponse {
-    let raw = raw.unwrap_or_default();
-    let wants_html =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
-    if raw.is_empty() && wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("London Vision partner API").finish())
-            .into_response();
-    }
-    let request = match parse_query_string(&raw) {
-        Ok(request) => request,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                AppError::BadUserInput(format!("a GET request needs a `query` parameter: {e}")),
-            );
-        }
-    };
-    // GET is for reading: a mutation sent by GET could be replayed by a link or a cache.
-    if is_mutation(&request) {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            AppError::BadUserInput("mutations must be sent with POST".into()),
-        );
-    }
-    match principal(&state, &headers).await {
-        Ok(p) => execute(&state, p, request).await,
-        Err(refused) => refused,
-    }
+fn errors_only(media: Media, status: StatusCode, errors: Vec<ServerError>) -> HttpResponse {
+    let extensions = Default::default();
+    let wire = Wire { data: None, errors: &errors, extensions: &extensions };
+    let body = serde_json::to_vec(&wire).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal server error\"}]}".to_vec());
+    let mut http = HttpResponse::new(Body::from(body));
+    *http.status_mut() = status;
+    let h = http.headers_mut();
+    h.insert(header::CONTENT_TYPE, media.content_type());
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    http
 }
 
-/// Whether the operation the request would run is a mutation.
-fn is_mutation(request: &Request) -> bool {
-    is_mutation_text(&request.query, request.operation_name.as_deref())
+/// Apollo's answer to a hash it does not know: the client sends the text next. A 200, so
+/// that the client's persisted-query link retries rather than turning the protocol off.
+fn persisted_query_not_found(media: Media) -> HttpResponse {
+    let mut err = ServerError::new("PersistedQueryNotFound", None);
+    err.extensions.get_or_insert_with(Default::default).set("code", crate::error::code::PERSISTED_QUERY_NOT_FOUND);
+    errors_only(media, StatusCode::OK, vec![err])
+}
+
+fn not_acceptable() -> HttpResponse {
+    error(
+        StatusCode::NOT_ACCEPTABLE,
+        AppError::BadUserInput(
+            "the answer is `application/graphql-response+json` or `application/json`: accept one of them".into(),
+        ),
+    )
 }
 
 /// Whether the operation `operation_name` of `query` (or its only one) is a mutation.
@@ -177,4 +474,65 @@ fn is_mutation_text(query: &str, operation_name: Option<&str>) -> bool {
         };
         selected && op.node.ty == OperationType::Mutation
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<Media> {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(value).expect("header"));
+        negotiate(&h)
+    }
+
+    #[test]
+    fn the_answer_type_follows_accept() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(accept("application/json"), Some(Media::Json));
+        assert_eq!(accept("application/graphql-response+json"), Some(Media::GraphqlResponse));
+        assert_eq!(accept("application/graphql-response+json, application/json;q=0.9"), Some(Media::GraphqlResponse));
+        assert_eq!(accept("application/json, application/graphql-response+json"), Some(Media::GraphqlResponse));
+        assert_eq!(accept("application/json, application/graphql-response+json;q=0.5"), Some(Media::Json));
+        assert_eq!(accept("*/*"), Some(Media::Json));
+        assert_eq!(accept("application/json; charset=utf-8"), Some(Media::Json));
+        assert_eq!(accept("text/html"), None);
+        assert_eq!(accept("application/json; charset=iso-8859-1"), None);
+        assert_eq!(accept("application/json;q=0"), None);
+    }
+
+    #[test]
+    fn parameters_are_checked_by_type() {
+        assert!(params_from_json(serde_json::json!({"query": "{ a }"})).is_ok());
+        assert!(params_from_json(serde_json::json!({"query": "{ a }", "variables": null, "extensions": null})).is_ok());
+        assert!(params_from_json(serde_json::json!({"query": 1})).is_err());
+        assert!(params_from_json(serde_json::json!({"query": "{ a }", "variables": "{}"})).is_err());
+        assert!(params_from_json(serde_json::json!({"query": "{ a }", "operationName": 3})).is_err());
+        assert!(params_from_json(serde_json::json!({"query": "{ a }", "extensions": []})).is_err());
+        assert!(params_from_json(serde_json::json!([{"query": "{ a }"}])).is_err());
+        let uri: Uri = "/graphql?query=%7B%20a%20%7D&variables=%7B%22x%22%3A1%7D".parse().expect("uri");
+        let p = params_from_uri(&uri).expect("params");
+        assert_eq!(p.query.as_deref(), Some("{ a }"));
+        assert_eq!(p.variables, serde_json::json!({"x": 1}));
+        let twice: Uri = "/graphql?query=a&query=b".parse().expect("uri");
+        assert!(params_from_uri(&twice).is_err());
+        let bad: Uri = "/graphql?query=a&variables=%7B".parse().expect("uri");
+        assert!(params_from_uri(&bad).is_err());
+    }
+
+    #[test]
+    fn only_json_bodies_are_read() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).expect("header"));
+            is_json_body(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON;charset=UTF-8"));
+        assert!(!with("application/json; charset=latin1"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!is_json_body(&HeaderMap::new()));
+    }
 }

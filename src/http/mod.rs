@@ -3,6 +3,8 @@
 mod exports;
 mod graphql;
 mod health;
+pub mod persisted;
+pub mod response_cache;
 pub mod returns_csv;
 
 use std::{
@@ -22,7 +24,7 @@ use axum::{
     routing::{get, post},
 };
 use tower_http::{
-    cors::{Any, CorsLayer},
+    cors::{AllowHeaders, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -45,6 +47,12 @@ pub struct AppState {
     pub max_response_bytes: usize,
     /// Places for CSV uploads being processed at once.
     pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Query texts sent with their hash (automatic persisted queries).
+    pub persisted: Arc<persisted::PersistedQueries>,
+    /// Answers to anonymous queries, kept while the published data is unchanged.
+    pub responses: Arc<response_cache::ResponseCache>,
+    /// `max-age` of an anonymous `GET` answer, in seconds.
+    pub http_max_age: u32,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.
@@ -56,11 +64,22 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const MAX_CSV_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([
-        header::AUTHORIZATION,
-        header::CONTENT_TYPE,
-        HeaderName::from_static("idempotency-key"),
-    ]);
+    // Any origin may call (tokens travel in a header, never in cookies); a browser may send
+    // whatever request headers its client needs, keep the answer to its preflight for two
+    // hours, and read the headers that tell it what happened.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(2 * 60 * 60))
+        .expose_headers([
+            REQUEST_ID,
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+        ]);
     // A CSV return may be far larger than a GraphQL request: the handler counts it against
     // its own limit as it spools it, and answers 413 as JSON.
     let csv = Router::new().route("/returns.csv", post(returns_csv::post));

@@ -401,5 +401,7 @@ pub async fn rebuild_current_values<C: ConnectionTrait>(db: &C) -> AppResult<()>
            WHERE r.status = 'APPROVED') approved WHERE newest = 1",
     )
     .await?;
+    // Values changed around their returns: answers kept for anonymous callers are stale.
+    crate::http::response_cache::bump(db).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod batching;
 mod catalogue;
+mod conformance;
 mod csv;
 mod helpers;
 mod http;
