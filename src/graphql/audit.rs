@@ -35,6 +35,7 @@ fn parse_json(text: &Option<String>) -> Option<Json<serde_json::Value>> {
     text.as_deref().and_then(|t| serde_json::from_str(t).ok()).map(Json)
 }
 
+/// A change to the data: who made it, when, to what, and the record before and after.
 #[Object]
 impl AuditEvent {
     /// When the change was made.

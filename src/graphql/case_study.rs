@@ -18,6 +18,8 @@ use super::{
 #[derive(Clone)]
 pub struct CaseStudy(pub case_study::Model);
 
+/// A case study: work under way in London that shows a priority in practice, with the
+/// areas and organisations involved. Unpublished case studies are visible to partners only.
 #[Object]
 impl CaseStudy {
     /// Global ID, for `node(id:)`.

@@ -1,9 +1,8 @@
 //! Relay cursor connections: opaque cursors, page arguments and the `totalCount` field.
 
-use async_graphql::{
-    SimpleObject,
-    connection::{Connection, Edge},
-};
+use std::borrow::Cow;
+
+use async_graphql::{Object, OutputType, TypeName, connection::PageInfo};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::{
@@ -11,15 +10,78 @@ use crate::{
     error::AppError,
 };
 
-/// Fields every connection has besides `edges`, `nodes` and `pageInfo`.
-#[derive(SimpleObject)]
-pub struct ConnectionFields {
-    /// How many items the whole list holds, across all pages.
-    pub total_count: u64,
+/// A page of a list (a Relay connection), named after its items (`MeasureConnection`, ...).
+pub struct Conn<T> {
+    edges: Vec<ConnEdge<T>>,
+    has_previous_page: bool,
+    has_next_page: bool,
+    total_count: u64,
 }
 
-/// A list page as GraphQL shows it.
-pub type Conn<T> = Connection<String, T, ConnectionFields>;
+/// A page of a list: its items (`nodes`, or `edges` with each item's cursor), where the page
+/// stands (`pageInfo`) and the size of the whole list (`totalCount`). Page forward with
+/// `first` and `after` (the previous page's `pageInfo.endCursor`), backward with `last` and
+/// `before`.
+#[Object(name_type)]
+impl<T: OutputType> Conn<T> {
+    /// Where this page stands in the list, and the cursors to page on from it.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+
+    /// The page's items, each with its cursor.
+    async fn edges(&self) -> &[ConnEdge<T>] {
+        &self.edges
+    }
+
+    /// The page's items.
+    async fn nodes(&self) -> Vec<&T> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+
+    /// How many items the whole list holds, across all pages (counted only when asked for).
+    async fn total_count(&self) -> u64 {
+        self.total_count
+    }
+}
+
+impl<T: OutputType> TypeName for Conn<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", T::type_name()).into()
+    }
+}
+
+/// One item of a page, with the cursor that marks its place (named `MeasureEdge`, ...).
+pub struct ConnEdge<T> {
+    cursor: String,
+    node: T,
+}
+
+/// One item of a page, with the cursor that marks its place in the list.
+#[Object(name_type)]
+impl<T: OutputType> ConnEdge<T> {
+    /// The item.
+    async fn node(&self) -> &T {
+        &self.node
+    }
+
+    /// An opaque mark of this item's place: pass it as `after` (or `before`) to page on
+    /// from here.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+}
+
+impl<T: OutputType> TypeName for ConnEdge<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", T::type_name()).into()
+    }
+}
 
 const CURSOR_PREFIX: &str = "cursor:";
 
@@ -68,13 +130,12 @@ pub fn args(
 
 /// Wraps a page of rows as a connection of GraphQL objects.
 pub fn connection<M, T: async_graphql::OutputType>(page: Page<M>, wrap: impl Fn(M) -> T) -> Conn<T> {
-    let mut conn = Connection::with_additional_fields(
-        page.has_previous_page,
-        page.has_next_page,
-        ConnectionFields { total_count: page.total_count },
-    );
-    conn.edges.extend(page.items.into_iter().map(|(key, m)| Edge::new(encode_cursor(key), wrap(m))));
-    conn
+    Conn {
+        edges: page.items.into_iter().map(|(key, m)| ConnEdge { cursor: encode_cursor(key), node: wrap(m) }).collect(),
+        has_previous_page: page.has_previous_page,
+        has_next_page: page.has_next_page,
+        total_count: page.total_count,
+    }
 }
 
 /// A small related list in a stable order (the order rows were added).

@@ -15,6 +15,8 @@ use crate::values::GeographyLevel;
 #[derive(Clone)]
 pub struct Geography(pub geography::Model);
 
+/// An area of London: the region, one of the five Integrated Care Systems, a borough, or a
+/// neighbourhood. Found by its ONS GSS code.
 #[Object]
 impl Geography {
     /// Global ID, for `node(id:)`.

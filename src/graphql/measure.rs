@@ -31,6 +31,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Measure(pub measure::Model);
 
+/// An outcome measure the partnership tracks (Table 1 of the strategy). Values are
+/// submitted for it by area and period, and checked against its unit, bounds and period type.
 #[Object]
 impl Measure {
     /// Global ID, for `node(id:)`.
@@ -264,6 +266,8 @@ impl Observation {
     }
 }
 
+/// One revision of a value for a measure, area and period. Values are never overwritten: a
+/// correction is a new revision, and `history` lists every one.
 #[Object]
 impl Observation {
     /// Global ID, for `node(id:)`.

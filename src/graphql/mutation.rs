@@ -65,16 +65,22 @@ pub struct CreatePriorityInput {
     pub slug: String,
     /// Position in the list; the next free number when omitted.
     pub number: Option<i32>,
+    /// The priority's title, as the London Vision names it.
     pub title: String,
+    /// The ambition: what London wants to be true, in the strategy's words.
     pub ambition: String,
+    /// The challenge the priority answers: why it matters now.
     pub challenge: Option<String>,
 }
 
 /// Changes to a priority, found by its slug; omitted fields are left as they are.
 #[derive(InputObject)]
 pub struct UpdatePriorityInput {
+    /// The slug of the priority to change.
     pub slug: String,
+    /// A new title.
     pub title: Option<String>,
+    /// A new ambition.
     pub ambition: Option<String>,
     /// `null` clears it.
     pub challenge: MaybeUndefined<String>,
@@ -85,32 +91,47 @@ pub struct UpdatePriorityInput {
 pub struct CreateCommitmentInput {
     /// The priority's slug.
     pub priority: String,
+    /// Stable key: lower-case words joined by hyphens.
     pub slug: String,
+    /// The commitment, in the strategy's words: what will be done, by whom and by when.
     pub statement: String,
     /// The slug of the measure progress is tracked on.
     pub measure: Option<String>,
+    /// Where the measure stood when the commitment was made.
     pub baseline: Option<PeriodValueInput>,
+    /// The value the commitment aims for, and the period by which.
     pub target: Option<PeriodValueInput>,
 }
 
 /// Changes to a commitment, found by its slug; omitted fields are left, `null` clears.
 #[derive(InputObject)]
 pub struct UpdateCommitmentInput {
+    /// The slug of the commitment to change.
     pub slug: String,
+    /// A new statement.
     pub statement: Option<String>,
+    /// The slug of the measure progress is tracked on; `null` detaches it.
     pub measure: MaybeUndefined<String>,
+    /// A new baseline; `null` clears it.
     pub baseline: MaybeUndefined<PeriodValueInput>,
+    /// A new target; `null` clears it.
     pub target: MaybeUndefined<PeriodValueInput>,
 }
 
 /// A new outcome measure.
 #[derive(InputObject)]
 pub struct CreateMeasureInput {
+    /// Stable key: lower-case words joined by hyphens.
     pub slug: String,
+    /// The measure's name, as the strategy's outcome measures name it.
     pub name: String,
+    /// What the measure counts, and of whom.
     pub description: String,
+    /// The unit its values are in.
     pub unit: Unit,
+    /// Whether a higher value is better, worse, or neither.
     pub polarity: Polarity,
+    /// The kind of period its values are for (calendar year, financial year, month, ...).
     pub period_type: PeriodType,
     /// Lowest value accepted; by default 0 (or -100 for percentage points).
     pub min_value: Option<f64>,
@@ -118,6 +139,7 @@ pub struct CreateMeasureInput {
     pub max_value: Option<f64>,
     /// The slug of the priority it belongs to.
     pub priority: Option<String>,
+    /// Where the values come from (for example the public health profiles' indicator).
     pub source: Option<String>,
     /// What kind of statistic the values are; by default the one the unit implies
     /// (percent: `PROPORTION`, rates: `CRUDE_RATE`, counts: `COUNT`, years: `MEAN`,
@@ -132,13 +154,21 @@ pub struct CreateMeasureInput {
 /// already submitted are in them.
 #[derive(InputObject)]
 pub struct UpdateMeasureInput {
+    /// The slug of the measure to change.
     pub slug: String,
+    /// A new name.
     pub name: Option<String>,
+    /// A new description.
     pub description: Option<String>,
+    /// A new polarity.
     pub polarity: Option<Polarity>,
+    /// The lowest value accepted; `null` removes the bound.
     pub min_value: MaybeUndefined<f64>,
+    /// The highest value accepted; `null` removes the bound.
     pub max_value: MaybeUndefined<f64>,
+    /// The slug of the priority it belongs to; `null` detaches it.
     pub priority: MaybeUndefined<String>,
+    /// Where the values come from; `null` clears it.
     pub source: MaybeUndefined<String>,
     /// What kind of statistic the values are (it must fit the unit).
     pub value_type: Option<ValueType>,
@@ -149,12 +179,17 @@ pub struct UpdateMeasureInput {
 /// A new organisation.
 #[derive(InputObject)]
 pub struct CreateOrganisationInput {
+    /// Stable key: lower-case words joined by hyphens.
     pub slug: String,
+    /// The organisation's name.
     pub name: String,
+    /// What kind of organisation it is.
     pub kind: OrganisationKind,
     /// The ONS code of the area it acts for (its partners' scope).
     pub geography: String,
+    /// What it does, in a sentence or two.
     pub description: Option<String>,
+    /// Its website (an `https://` address).
     pub website: Option<String>,
     /// Slugs of its member organisations.
     #[graphql(default)]
@@ -164,21 +199,32 @@ pub struct CreateOrganisationInput {
 /// Changes to an organisation, found by its slug; `members`, when given, replaces the list.
 #[derive(InputObject)]
 pub struct UpdateOrganisationInput {
+    /// The slug of the organisation to change.
     pub slug: String,
+    /// A new name.
     pub name: Option<String>,
+    /// A new kind.
     pub kind: Option<OrganisationKind>,
+    /// The ONS code of the area it now acts for.
     pub geography: Option<String>,
+    /// A new description; `null` clears it.
     pub description: MaybeUndefined<String>,
+    /// A new website; `null` clears it.
     pub website: MaybeUndefined<String>,
+    /// Slugs of its member organisations, replacing the old list.
     pub members: Option<Vec<String>>,
 }
 
 /// A new case study, unpublished until an approver publishes it.
 #[derive(InputObject)]
 pub struct CreateCaseStudyInput {
+    /// Stable key: lower-case words joined by hyphens.
     pub slug: String,
+    /// The case study's title.
     pub title: String,
+    /// A sentence or two on what was done and what changed.
     pub summary: String,
+    /// The full account (plain text).
     pub body: String,
     /// Slugs of the priorities it illustrates.
     #[graphql(default)]
@@ -194,18 +240,26 @@ pub struct CreateCaseStudyInput {
 /// A published case study edited by someone who may not publish returns to draft.
 #[derive(InputObject)]
 pub struct UpdateCaseStudyInput {
+    /// The slug of the case study to change.
     pub slug: String,
+    /// A new title.
     pub title: Option<String>,
+    /// A new summary.
     pub summary: Option<String>,
+    /// A new body.
     pub body: Option<String>,
+    /// Slugs of the priorities it illustrates, replacing the old list.
     pub priorities: Option<Vec<String>>,
+    /// ONS codes of the areas it is in, replacing the old list (all in the caller's area).
     pub geographies: Option<Vec<String>>,
+    /// Slugs of the organisations involved, replacing the old list.
     pub organisations: Option<Vec<String>>,
 }
 
 /// The case study to publish.
 #[derive(InputObject)]
 pub struct PublishCaseStudyInput {
+    /// The slug of the case study to publish.
     pub slug: String,
 }
 
@@ -250,7 +304,9 @@ pub struct MarkSeriesBreakInput {
 /// Removes a series break.
 #[derive(InputObject)]
 pub struct RemoveSeriesBreakInput {
+    /// The measure's slug.
     pub measure: String,
+    /// The period the break was marked at.
     pub period: String,
 }
 
@@ -289,11 +345,16 @@ pub struct CatalogueMutation;
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Mutation(CatalogueMutation, super::returns::ReturnMutation);
 
+/// Catalogue administration and case studies.
 #[Object]
 impl CatalogueMutation {
     /// Adds a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn create_priority(&self, ctx: &Context<'_>, input: CreatePriorityInput) -> Result<PriorityPayload> {
+    async fn create_priority(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `CreatePriorityInput`.")] input: CreatePriorityInput,
+    ) -> Result<PriorityPayload> {
         let new = priorities::NewPriority {
             slug: input.slug,
             number: input.number,
@@ -308,7 +369,11 @@ impl CatalogueMutation {
 
     /// Changes a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn update_priority(&self, ctx: &Context<'_>, input: UpdatePriorityInput) -> Result<PriorityPayload> {
+    async fn update_priority(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `UpdatePriorityInput`.")] input: UpdatePriorityInput,
+    ) -> Result<PriorityPayload> {
         let changes = priorities::PriorityChanges {
             slug: input.slug,
             title: input.title,
@@ -322,7 +387,11 @@ impl CatalogueMutation {
 
     /// Adds a commitment under a priority. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn create_commitment(&self, ctx: &Context<'_>, input: CreateCommitmentInput) -> Result<CommitmentPayload> {
+    async fn create_commitment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `CreateCommitmentInput`.")] input: CreateCommitmentInput,
+    ) -> Result<CommitmentPayload> {
         let new = priorities::NewCommitment {
             priority: input.priority,
             slug: input.slug,
@@ -338,7 +407,11 @@ impl CatalogueMutation {
 
     /// Changes a commitment. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn update_commitment(&self, ctx: &Context<'_>, input: UpdateCommitmentInput) -> Result<CommitmentPayload> {
+    async fn update_commitment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `UpdateCommitmentInput`.")] input: UpdateCommitmentInput,
+    ) -> Result<CommitmentPayload> {
         let changes = priorities::CommitmentChanges {
             slug: input.slug,
             statement: input.statement,
@@ -353,7 +426,11 @@ impl CatalogueMutation {
 
     /// Adds an outcome measure. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn create_measure(&self, ctx: &Context<'_>, input: CreateMeasureInput) -> Result<MeasurePayload> {
+    async fn create_measure(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `CreateMeasureInput`.")] input: CreateMeasureInput,
+    ) -> Result<MeasurePayload> {
         let new = measures::NewMeasure {
             slug: input.slug,
             name: input.name,
@@ -375,7 +452,11 @@ impl CatalogueMutation {
 
     /// Changes a measure (not its unit or period type). ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn update_measure(&self, ctx: &Context<'_>, input: UpdateMeasureInput) -> Result<MeasurePayload> {
+    async fn update_measure(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `UpdateMeasureInput`.")] input: UpdateMeasureInput,
+    ) -> Result<MeasurePayload> {
         let changes = measures::MeasureChanges {
             slug: input.slug,
             name: input.name,
@@ -397,7 +478,11 @@ impl CatalogueMutation {
     /// past it, and the picture and observations show it. Marking a marked period changes
     /// its note. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn mark_series_break(&self, ctx: &Context<'_>, input: MarkSeriesBreakInput) -> Result<SeriesBreakPayload> {
+    async fn mark_series_break(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `MarkSeriesBreakInput`.")] input: MarkSeriesBreakInput,
+    ) -> Result<SeriesBreakPayload> {
         let outcome =
             measures::mark_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period, &input.note)
                 .await
@@ -411,7 +496,7 @@ impl CatalogueMutation {
     async fn remove_series_break(
         &self,
         ctx: &Context<'_>,
-        input: RemoveSeriesBreakInput,
+        #[graphql(desc = "What to do: the fields of `RemoveSeriesBreakInput`.")] input: RemoveSeriesBreakInput,
     ) -> Result<SeriesBreakPayload> {
         let outcome =
             measures::remove_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period).await.gql()?;
@@ -424,7 +509,7 @@ impl CatalogueMutation {
     async fn create_organisation(
         &self,
         ctx: &Context<'_>,
-        input: CreateOrganisationInput,
+        #[graphql(desc = "What to do: the fields of `CreateOrganisationInput`.")] input: CreateOrganisationInput,
     ) -> Result<OrganisationPayload> {
         let new = organisations::NewOrganisation {
             slug: input.slug,
@@ -445,7 +530,7 @@ impl CatalogueMutation {
     async fn update_organisation(
         &self,
         ctx: &Context<'_>,
-        input: UpdateOrganisationInput,
+        #[graphql(desc = "What to do: the fields of `UpdateOrganisationInput`.")] input: UpdateOrganisationInput,
     ) -> Result<OrganisationPayload> {
         let changes = organisations::OrganisationChanges {
             slug: input.slug,
@@ -465,7 +550,11 @@ impl CatalogueMutation {
 
     /// Adds a case study in the caller's area, unpublished. SUBMITTER only.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
-    async fn create_case_study(&self, ctx: &Context<'_>, input: CreateCaseStudyInput) -> Result<CaseStudyPayload> {
+    async fn create_case_study(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `CreateCaseStudyInput`.")] input: CreateCaseStudyInput,
+    ) -> Result<CaseStudyPayload> {
         let new = case_studies::NewCaseStudy {
             slug: input.slug,
             title: input.title,
@@ -482,7 +571,11 @@ impl CatalogueMutation {
 
     /// Changes a case study whose areas lie in the caller's area. SUBMITTER only.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
-    async fn update_case_study(&self, ctx: &Context<'_>, input: UpdateCaseStudyInput) -> Result<CaseStudyPayload> {
+    async fn update_case_study(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `UpdateCaseStudyInput`.")] input: UpdateCaseStudyInput,
+    ) -> Result<CaseStudyPayload> {
         let changes = case_studies::CaseStudyChanges {
             slug: input.slug,
             title: input.title,
@@ -499,7 +592,11 @@ impl CatalogueMutation {
 
     /// Publishes a case study whose areas lie in the caller's area. APPROVER or ADMIN.
     #[graphql(guard = "RoleGuard(PUBLISHER)")]
-    async fn publish_case_study(&self, ctx: &Context<'_>, input: PublishCaseStudyInput) -> Result<CaseStudyPayload> {
+    async fn publish_case_study(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `PublishCaseStudyInput`.")] input: PublishCaseStudyInput,
+    ) -> Result<CaseStudyPayload> {
         let (case_study, user_errors) =
             split(case_studies::publish_case_study(&request(ctx).db, actor(ctx)?, &input.slug).await.gql()?, CaseStudy);
         Ok(CaseStudyPayload { case_study, user_errors })

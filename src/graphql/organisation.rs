@@ -17,6 +17,9 @@ use crate::values::OrganisationKind;
 #[derive(Clone)]
 pub struct Organisation(pub organisation::Model);
 
+/// A body that takes part in the London Vision: the 33 borough councils and five ICSs that
+/// submit local data, the regional partners, and the partnerships and services the
+/// strategy names. Found by its slug.
 #[Object]
 impl Organisation {
     /// Global ID, for `node(id:)`.

@@ -91,6 +91,8 @@ impl Picture {
     }
 }
 
+/// The pan-London picture of one measure in one period, from approved values: London, the
+/// five ICSs and the 33 boroughs, each compared with London, ranked, and with its trend.
 #[Object]
 impl Picture {
     /// The measure pictured.
@@ -182,6 +184,7 @@ fn level_index(level: ConfidenceLevel) -> usize {
     }
 }
 
+/// One area's figure in the picture.
 #[Object]
 impl AreaValue {
     /// The area.
@@ -223,7 +226,11 @@ impl AreaValue {
     /// standardised rates, means and indices without submitted limits.
     async fn interval(
         &self,
-        #[graphql(default_with = "ConfidenceLevel::NinetyFive")] level: ConfidenceLevel,
+        #[graphql(
+            default_with = "ConfidenceLevel::NinetyFive",
+            desc = "The confidence level: 95% unless asked for 99.8%."
+        )]
+        level: ConfidenceLevel,
     ) -> Option<Interval> {
         self.interval_at(level).map(|i| Interval { lower: i.lower, upper: i.upper, level, method: i.method })
     }
@@ -235,7 +242,11 @@ impl AreaValue {
     /// London value, for London itself, or when suppressed.
     async fn compared_to_london(
         &self,
-        #[graphql(default_with = "ConfidenceLevel::NinetyFive")] level: ConfidenceLevel,
+        #[graphql(
+            default_with = "ConfidenceLevel::NinetyFive",
+            desc = "The level of the area's interval the comparison is made at: 95% unless asked for 99.8%."
+        )]
+        level: ConfidenceLevel,
     ) -> Comparison {
         self.figure.vs_london[level_index(level)]
     }
@@ -244,7 +255,11 @@ impl AreaValue {
     /// London and the ICSs.
     async fn compared_to_ics(
         &self,
-        #[graphql(default_with = "ConfidenceLevel::NinetyFive")] level: ConfidenceLevel,
+        #[graphql(
+            default_with = "ConfidenceLevel::NinetyFive",
+            desc = "The level of the area's interval the comparison is made at: 95% unless asked for 99.8%."
+        )]
+        level: ConfidenceLevel,
     ) -> Comparison {
         self.figure.vs_ics[level_index(level)]
     }
@@ -307,8 +322,11 @@ impl AreaValue {
 /// A confidence interval.
 #[derive(SimpleObject)]
 pub struct Interval {
+    /// The lower limit, in the measure's unit.
     pub lower: f64,
+    /// The upper limit, in the measure's unit.
     pub upper: f64,
+    /// The confidence level: 95% or 99.8%.
     pub level: ConfidenceLevel,
     /// `SUBMITTED`, `WILSON`, `BYAR` or `EXACT_POISSON`.
     pub method: IntervalMethod,
@@ -328,6 +346,7 @@ pub struct Coverage {
 /// A trend, as the public health profiles judge one.
 pub struct Trend(pub TrendFigures);
 
+/// A trend, as the public health profiles judge one.
 #[Object]
 impl Trend {
     /// `INCREASING` or `DECREASING` when significant at p < 0.002 and the direction holds
@@ -381,9 +400,11 @@ impl Trend {
 /// One period of a trend.
 #[derive(SimpleObject)]
 pub struct TrendPoint {
+    /// The period of the point.
     pub period: PeriodScalar,
     /// Null when suppressed for the caller.
     pub value: Option<f64>,
+    /// Whether the value is hidden from the caller by the measure's disclosure rule.
     pub suppressed: bool,
 }
 
@@ -397,6 +418,7 @@ impl From<&Point> for TrendPoint {
 /// A period from which a measure's definition changed.
 pub struct SeriesBreak(pub series_break::Model);
 
+/// A period from which a measure's definition changed.
 #[Object]
 impl SeriesBreak {
     /// The first period of the new definition.
@@ -414,6 +436,7 @@ impl SeriesBreak {
         self.0.created_at
     }
 
+    /// Who marked it (the subject of their token).
     async fn created_by(&self) -> &str {
         &self.0.created_by
     }

@@ -25,6 +25,7 @@ use crate::{
 #[derive(Clone)]
 pub struct Priority(pub priority::Model);
 
+/// One of the areas of focus for pan-London action (the ten of the London Vision, and any added later).
 #[Object]
 impl Priority {
     /// Global ID, for `node(id:)`.
@@ -132,6 +133,8 @@ impl Commitment {
     }
 }
 
+/// What the partnership commits to under a priority, with its baseline, target and how
+/// London is doing.
 #[Object]
 impl Commitment {
     /// Global ID, for `node(id:)`.

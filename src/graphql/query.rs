@@ -42,6 +42,10 @@ fn gss(raw: &str) -> Result<GssCode> {
     GssCode::parse(raw).map_err(|e| AppError::BadUserInput(e.0)).gql()
 }
 
+/// The London Vision: its priorities, commitments and outcome measures, London's areas and
+/// the organisations that act for them, case studies, the values partners submit and the
+/// pan-London picture built from them. Published data needs no token; returns, values in
+/// review and the audit trail need one.
 #[Object]
 impl Query {
     /// Any object by its global ID; null when none exists or the caller may not see it.

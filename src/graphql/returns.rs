@@ -27,6 +27,7 @@ use crate::{
 #[derive(Clone)]
 pub struct Return(pub return_::Model);
 
+/// One submission of local figures by one organisation. Visible to partners only.
 #[Object]
 impl Return {
     /// Global ID, for `node(id:)` and `return(id:)`.
@@ -111,7 +112,10 @@ pub struct ObservationInput {
     pub period: PeriodScalar,
     /// The value in the measure's unit; may be left out when numerator and denominator give it.
     pub value: Option<f64>,
+    /// The numerator (for a proportion or rate: the events or people counted); with the
+    /// denominator, it lets the picture add areas up and compute intervals.
     pub numerator: Option<f64>,
+    /// The denominator (for a proportion or rate: the population or people at risk).
     pub denominator: Option<f64>,
     /// Lower limit of the 95% confidence interval.
     pub lower_ci: Option<f64>,
@@ -150,6 +154,7 @@ pub struct ReviewReturnInput {
 /// One value's old and new figures.
 pub struct Change(pub ValueChange);
 
+/// One value's old and new figures.
 #[Object]
 impl Change {
     /// The row of the input this change is for.
@@ -302,12 +307,17 @@ async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnSta
     }
 }
 
+/// The mutations on returns.
 #[Object]
 impl ReturnMutation {
     /// Submits a return of values for the caller's organisation, whole or not at all.
     /// SUBMITTER of that organisation; every value's area must lie in its area.
     #[graphql(guard = "RoleGuard(SUBMITTER)")]
-    async fn submit_return(&self, ctx: &Context<'_>, input: SubmitReturnInput) -> Result<SubmitReturnPayload> {
+    async fn submit_return(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `SubmitReturnInput`.")] input: SubmitReturnInput,
+    ) -> Result<SubmitReturnPayload> {
         let rows: Vec<RawRow> = input
             .values
             .into_iter()
@@ -338,7 +348,11 @@ impl ReturnMutation {
 
     /// Closes a measure's period to further values. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn lock_period(&self, ctx: &Context<'_>, input: PeriodLockInput) -> Result<PeriodLockPayload> {
+    async fn lock_period(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `PeriodLockInput`.")] input: PeriodLockInput,
+    ) -> Result<PeriodLockPayload> {
         let outcome =
             returns::locks::lock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
         Ok(lock_payload(outcome, input.period, true))
@@ -346,7 +360,11 @@ impl ReturnMutation {
 
     /// Opens a measure's period to values again. ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
-    async fn unlock_period(&self, ctx: &Context<'_>, input: PeriodLockInput) -> Result<PeriodLockPayload> {
+    async fn unlock_period(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `PeriodLockInput`.")] input: PeriodLockInput,
+    ) -> Result<PeriodLockPayload> {
         let outcome =
             returns::locks::unlock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
         Ok(lock_payload(outcome, input.period, false))
@@ -355,14 +373,22 @@ impl ReturnMutation {
     /// Approves a return, making its values public. APPROVER whose area covers the return's
     /// areas; never its own submitter.
     #[graphql(guard = "RoleGuard(APPROVER)")]
-    async fn approve_return(&self, ctx: &Context<'_>, input: ReviewReturnInput) -> Result<ReturnPayload> {
+    async fn approve_return(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `ReviewReturnInput`.")] input: ReviewReturnInput,
+    ) -> Result<ReturnPayload> {
         review(ctx, input, ReturnStatus::Approved).await
     }
 
     /// Rejects a return: its values never become current. APPROVER whose area covers the
     /// return's areas; never its own submitter.
     #[graphql(guard = "RoleGuard(APPROVER)")]
-    async fn reject_return(&self, ctx: &Context<'_>, input: ReviewReturnInput) -> Result<ReturnPayload> {
+    async fn reject_return(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `ReviewReturnInput`.")] input: ReviewReturnInput,
+    ) -> Result<ReturnPayload> {
         review(ctx, input, ReturnStatus::Rejected).await
     }
 }

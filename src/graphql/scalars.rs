@@ -10,6 +10,17 @@ use crate::values::Period;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodScalar(pub Period);
 
+/// A reporting period, as text of one of these forms (each measure takes one):
+///
+/// - `YYYY`: a calendar year, `2023`;
+/// - `YYYY/YY`: a financial year (April to March) or academic year, `2023/24` (the second
+///   year is the next one);
+/// - `YYYY-Qn`: a calendar quarter, `2023-Q1` (`n` from 1 to 4);
+/// - `YYYY-MM`: a calendar month, `2023-05`;
+/// - `YYYY-YY`: three calendar years ending in the second, `2020-22` (rolling rates, such as
+///   suicide rates).
+///
+/// Years run from 1900 to 2100. Anything else is refused with `BAD_USER_INPUT`.
 #[Scalar(name = "Period")]
 impl ScalarType for PeriodScalar {
     fn parse(value: Value) -> InputValueResult<Self> {

@@ -8,6 +8,7 @@ use crate::{auth::Principal, values::Role};
 /// The authenticated partner: who, for which organisation, with which roles.
 pub struct Viewer(pub Principal);
 
+/// The authenticated partner: who, for which organisation, with which roles.
 #[Object]
 impl Viewer {
     /// The token's subject (a person or a partner system).
@@ -59,6 +60,8 @@ impl Viewer {
 /// A value an organisation has yet to submit.
 pub struct DueReturn(pub crate::returns::due::Due);
 
+/// A value an organisation has yet to submit: a measure, an area in its scope and a period
+/// that has ended without a value.
 #[Object]
 impl DueReturn {
     /// The measure.

@@ -239,7 +239,11 @@ async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool
             return error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message));
         }
         None => {
-            return error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput("the request has no `query`".into()));
+            return error_as(
+                media,
+                StatusCode::BAD_REQUEST,
+                AppError::BadUserInput("the request has no `query`".into()),
+            );
         }
     };
     let operation = params.operation_name;
@@ -287,7 +291,7 @@ async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool
     };
     let answer = match answer(response, media, state.max_response_bytes, mutation) {
         Ok(answer) => answer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let (status, body, ok) = answer;
     let mut etag = None;
@@ -365,25 +369,23 @@ fn answer(
     media: Media,
     max_bytes: usize,
     is_mutation: bool,
-) -> Result<(StatusCode, Bytes, bool), HttpResponse> {
+) -> Result<(StatusCode, Bytes, bool), Box<HttpResponse>> {
     if let Some(seconds) = response.errors.iter().find_map(retry_after) {
         let mut http = error_as(media, StatusCode::SERVICE_UNAVAILABLE, AppError::Busy(busy_message(&response)));
         http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Err(http);
+        return Err(Box::new(http));
     }
     // A request error: nothing ran (the document did not parse or validate, or cost too much).
-    let not_run =
-        response.data == Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
-    let wire = Wire {
-        data: (!not_run).then_some(&response.data),
-        errors: &response.errors,
-        extensions: &response.extensions,
-    };
+    let not_run = response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let wire =
+        Wire { data: (!not_run).then_some(&response.data), errors: &response.errors, extensions: &response.extensions };
     let body = match serde_json::to_vec(&wire) {
         Ok(body) => body,
         Err(e) => {
             let err = AppError::Internal(format!("serialising: {e}"));
-            return Err(error_as(media, StatusCode::INTERNAL_SERVER_ERROR, err));
+            return Err(Box::new(error_as(media, StatusCode::INTERNAL_SERVER_ERROR, err)));
         }
     };
     if body.len() > max_bytes && !is_mutation {
@@ -391,7 +393,7 @@ fn answer(
             "the answer would be {} bytes, over the limit of {max_bytes}: ask for fewer items",
             body.len()
         ));
-        return Err(error_as(media, StatusCode::OK, too_large));
+        return Err(Box::new(error_as(media, StatusCode::OK, too_large)));
     }
     let status = if not_run && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, Bytes::from(body), response.errors.is_empty()))
@@ -437,7 +439,8 @@ pub(super) fn error_as(media: Media, status: StatusCode, err: AppError) -> HttpR
 fn errors_only(media: Media, status: StatusCode, errors: Vec<ServerError>) -> HttpResponse {
     let extensions = Default::default();
     let wire = Wire { data: None, errors: &errors, extensions: &extensions };
-    let body = serde_json::to_vec(&wire).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal server error\"}]}".to_vec());
+    let body = serde_json::to_vec(&wire)
+        .unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal server error\"}]}".to_vec());
     let mut http = HttpResponse::new(Body::from(body));
     *http.status_mut() = status;
     let h = http.headers_mut();

@@ -110,11 +110,18 @@ mod tests {
     #[test]
     fn malformed_extensions_are_refused_and_plain_requests_pass() {
         let store = PersistedQueries::default();
-        for bad in [json!({"version": 2, "sha256Hash": hash("x")}), json!({"version": 1}), json!({"version": 1, "sha256Hash": "zz"})] {
+        for bad in [
+            json!({"version": 2, "sha256Hash": hash("x")}),
+            json!({"version": 1}),
+            json!({"version": 1, "sha256Hash": "zz"}),
+        ] {
             assert!(matches!(store.resolve(None, Some(&bad)), Some(Outcome::Invalid(_))), "{bad}");
         }
         assert_eq!(store.resolve(Some("{ a }".into()), None), Some(Outcome::Run("{ a }".into())));
-        assert_eq!(store.resolve(Some("{ a }".into()), Some(&serde_json::Value::Null)), Some(Outcome::Run("{ a }".into())));
+        assert_eq!(
+            store.resolve(Some("{ a }".into()), Some(&serde_json::Value::Null)),
+            Some(Outcome::Run("{ a }".into()))
+        );
         assert_eq!(store.resolve(None, None), None);
         // The hash of the empty string, as every SHA-256 implementation gives it.
         assert_eq!(hash(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

@@ -45,10 +45,7 @@ struct Inner {
 impl ResponseCache {
     /// A cache of at most `budget` bytes of answers (0 keeps nothing).
     pub fn new(budget: usize) -> Self {
-        Self {
-            budget,
-            inner: Mutex::new(Inner { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }),
-        }
+        Self { budget, inner: Mutex::new(Inner { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }) }
     }
 
     pub fn enabled(&self) -> bool {

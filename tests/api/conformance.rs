@@ -97,7 +97,9 @@ async fn malformed_requests_are_400_with_a_coded_json_error() {
 async fn a_nullable_field_that_fails_is_null_beside_its_error() {
     let app = spawn_app().await;
     // An anonymous caller may not read returns: that field fails, its sibling does not.
-    let body = app.graphql("{ return(id: \"UmV0dXJuOjE=\") { id } priority(slug: \"air-quality\") { number } }", json!({})).await;
+    let body = app
+        .graphql("{ return(id: \"UmV0dXJuOjE=\") { id } priority(slug: \"air-quality\") { number } }", json!({}))
+        .await;
     let data = body["data"].as_object().expect("data");
     assert!(data.contains_key("return"), "the failed field is present: {body}");
     assert_eq!(data["return"], Value::Null);
