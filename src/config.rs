@@ -57,6 +57,14 @@ pub struct Config {
     #[arg(long, env = "HTTP_CACHE_MAX_AGE", default_value_t = 30)]
     pub http_cache_max_age: u32,
 
+    /// Query cost a signed-in principal may spend an hour (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_POINTS_PER_HOUR", default_value_t = 10_000_000)]
+    pub rate_limit_points_per_hour: u32,
+
+    /// Query cost an anonymous client address may spend an hour (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_ANONYMOUS_POINTS_PER_HOUR", default_value_t = 5_000_000)]
+    pub rate_limit_anonymous_points_per_hour: u32,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -103,6 +111,8 @@ impl Config {
             max_response_bytes: 8 * 1024 * 1024,
             response_cache_bytes: 32 * 1024 * 1024,
             http_cache_max_age: 30,
+            rate_limit_points_per_hour: 10_000_000,
+            rate_limit_anonymous_points_per_hour: 5_000_000,
             statement_timeout_ms: 30_000,
             seed_file: None,
             jwt_secret: None,
@@ -137,6 +147,8 @@ impl fmt::Debug for Config {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("response_cache_bytes", &self.response_cache_bytes)
             .field("http_cache_max_age", &self.http_cache_max_age)
+            .field("rate_limit_points_per_hour", &self.rate_limit_points_per_hour)
+            .field("rate_limit_anonymous_points_per_hour", &self.rate_limit_anonymous_points_per_hour)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))

@@ -51,7 +51,20 @@ impl Application {
             persisted: Arc::default(),
             responses: Arc::new(http::response_cache::ResponseCache::new(config.response_cache_bytes)),
             http_max_age: config.http_cache_max_age,
+            limits: Arc::new(http::rate_limit::RateLimits::new(
+                config.rate_limit_points_per_hour,
+                config.rate_limit_anonymous_points_per_hour,
+            )),
         };
+        // Callers not seen for an hour have a full allowance again: forget them.
+        let limits = state.limits.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        });
         let router = http::router(state, config.max_body_bytes);
         let listener =
             TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;
@@ -66,7 +79,9 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
     }
 }
 

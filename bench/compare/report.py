@@ -10,8 +10,9 @@ import sys
 BEGIN = "<!-- compare:begin -->"
 END = "<!-- compare:end -->"
 SERVERS = ["ours", "pg4", "pg5"]
-COLOURS = {"ours": "#1f6f8b", "pg4": "#c0853a", "pg5": "#9b4d73"}
-LABELS = {"ours": "ours", "pg4": "PostGraphile 4", "pg5": "PostGraphile 5"}
+READ_SERVERS = ["ours", "cold", "pg4", "pg5"]
+COLOURS = {"ours": "#1f6f8b", "cold": "#7fb3c8", "pg4": "#c0853a", "pg5": "#9b4d73"}
+LABELS = {"ours": "ours", "cold": "ours, no kept answers", "pg4": "PostGraphile 4", "pg5": "PostGraphile 5"}
 
 
 def rps_range(runs):
@@ -36,34 +37,38 @@ def ratio(ours, theirs):
 
 
 def statements(shape):
-    return " / ".join(str(len(shape["sql"][s])) for s in SERVERS)
+    return " / ".join(str(len(shape["sql"][s])) for s in READ_SERVERS if s in shape["sql"])
 
 
 def table(scale, data):
     lines = [
         f"**{scale}** ({data['values']:,} current values)",
         "",
-        "| shape | ours req/s (p50 / p99 ms) | PostGraphile 4 req/s (p99) | PostGraphile 5 req/s (p99) "
-        "| ours / PG4 | ours / PG5 | SQL statements ours / PG4 / PG5 | floor: static JSON req/s | floor: pgbench of our SQL tps |",
-        "|---|---|---|---|---:|---:|---|---:|---:|",
+        "| shape | ours req/s (p50 / p99 ms) | ours, no kept answers (p50 / p99) | PostGraphile 4 req/s (p99) "
+        "| PostGraphile 5 req/s (p99) | ours / PG4 | ours / PG5 | no kept answers / PG5 "
+        "| SQL statements ours / no kept / PG4 / PG5 | floor: static JSON req/s | floor: pgbench of our SQL tps |",
+        "|---|---|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for s in data["shapes"]:
         runs = s["runs"]
         ours = runs["ours"]
         p50 = median([r["p50"] or 0 for r in ours])
         bench = s.get("pgbench", {})
+        cold = runs.get("cold") or ours
+        cold50 = median([r["p50"] or 0 for r in cold])
         lines.append(
             f"| {s['name']} | {rps_range(ours)} ({p50:.1f} / {p99(ours):.1f}) "
+            f"| {rps_range(cold)} ({cold50:.1f} / {p99(cold):.1f}) "
             f"| {rps_range(runs['pg4'])} ({p99(runs['pg4']):.1f}) | {rps_range(runs['pg5'])} ({p99(runs['pg5']):.1f}) "
-            f"| {ratio(ours, runs['pg4'])} | {ratio(ours, runs['pg5'])} | {statements(s)} "
+            f"| {ratio(ours, runs['pg4'])} | {ratio(ours, runs['pg5'])} | {ratio(cold, runs['pg5'])} | {statements(s)} "
             f"| {s['static']['rps']:,.0f} | {bench.get('rps') or 0:,.0f} |"
         )
     sub = {k: [r[k] for r in data["submission"]] for k in SERVERS}
     lines.append(
         f"| one-value submission | {rps_range(sub['ours'])} ({median([r['p50'] or 0 for r in sub['ours']]):.1f} / "
-        f"{p99(sub['ours']):.1f}) | {rps_range(sub['pg4'])} ({p99(sub['pg4']):.1f}) raw insert "
+        f"{p99(sub['ours']):.1f}) | | {rps_range(sub['pg4'])} ({p99(sub['pg4']):.1f}) raw insert "
         f"| {rps_range(sub['pg5'])} ({p99(sub['pg5']):.1f}) raw insert | {ratio(sub['ours'], sub['pg4'])} "
-        f"| {ratio(sub['ours'], sub['pg5'])} | | | |"
+        f"| {ratio(sub['ours'], sub['pg5'])} | | | | |"
     )
     lines.append("")
     ing = data["ingest"]
@@ -78,8 +83,8 @@ def table(scale, data):
     )
     mem = {}
     for s in data["shapes"]:
-        for server in SERVERS:
-            for r in s["runs"][server]:
+        for server in READ_SERVERS:
+            for r in s["runs"].get(server, []):
                 if r.get("rss_mib"):
                     mem[server] = max(mem.get(server, 0), r["rss_mib"])
     lines.append("")
@@ -93,11 +98,12 @@ def chart(results):
     rows = []
     for scale, data in results["scales"].items():
         for s in data["shapes"]:
-            rows.append((f"{scale}: {s['name']}", {k: median([r['rps'] for r in s['runs'][k]]) for k in SERVERS}))
+            rows.append((f"{scale}: {s['name']}",
+                         {k: median([r['rps'] for r in s['runs'][k]]) for k in READ_SERVERS if k in s['runs']}))
         sub = {k: median([r[k]['rps'] for r in data['submission']]) for k in SERVERS}
         rows.append((f"{scale}: one-value submission", sub))
     left, width, bar, gap = 330, 520, 9, 10
-    height = 60 + len(rows) * (3 * bar + gap)
+    height = 60 + sum(len(v) for _, v in rows) * bar + len(rows) * gap
     top = max(max(v.values()) for _, v in rows)
     decades = max(1, math.ceil(math.log10(top)))
 
@@ -112,13 +118,13 @@ def chart(results):
         xx = left + width * d / decades
         out.append(f'<line x1="{xx}" y1="28" x2="{xx}" y2="{height - 10}" stroke="#ddd"/>')
         out.append(f'<text x="{xx}" y="40" text-anchor="middle" fill="#666">{10 ** d:,}</text>')
-    for i, k in enumerate(SERVERS):
+    for i, k in enumerate(READ_SERVERS):
         out.append(f'<rect x="{left + width + 10}" y="{50 + i * 16}" width="10" height="10" fill="{COLOURS[k]}"/>')
         out.append(f'<text x="{left + width + 24}" y="{59 + i * 16}">{LABELS[k]}</text>')
     y = 50
     for label, values in rows:
         out.append(f'<text x="{left - 6}" y="{y + 2 * bar}" text-anchor="end">{label}</text>')
-        for k in SERVERS:
+        for k in [k for k in READ_SERVERS if k in values]:
             out.append(f'<rect x="{left}" y="{y}" width="{x(values[k]) - left:.1f}" height="{bar - 1}" '
                        f'fill="{COLOURS[k]}"/>')
             out.append(f'<text x="{x(values[k]) + 3:.1f}" y="{y + bar - 2}" fill="#333" font-size="9">'
@@ -134,7 +140,7 @@ def write(results, root):
         BEGIN,
         f"Run {results['date']}, commit {results['commit']}, on {results['machine']}. Command: "
         f"`{results['command']}`. wrk, 32 connections, two threads; each run as long as the command says, "
-        "the three servers in turn; req/s is the range over the rounds, p99 the worst round.",
+        "the servers in turn (ours as shipped, ours with kept answers off, PostGraphile 4, PostGraphile 5); req/s is the range over the rounds, p99 the worst round.",
         "",
     ]
     for scale, data in results["scales"].items():

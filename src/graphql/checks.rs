@@ -6,7 +6,8 @@
 //!   again; a malformed query is `BAD_USER_INPUT`.
 //! - **Text**: control characters refused in every string the request carries (`text_guard`).
 //! - **Cost**: counted before the query runs and refused over the limit with
-//!   `QUERY_TOO_COMPLEX`; reported on every answer (`cost`).
+//!   `QUERY_TOO_COMPLEX`; reported on every answer (`cost`); spent from the caller's
+//!   allowance (`http::rate_limit`), `RATE_LIMITED` when it is spent.
 //! - **Codes**: every error leaves with the contract's `extensions.code`.
 //! - **Nulls where fields failed**: a nullable field whose resolver fails answers `null`
 //!   beside its error, as the GraphQL specification asks (async-graphql alone would leave the
@@ -155,6 +156,23 @@ impl Extension for Checks {
                 .collect::<Vec<_>>()
         })?;
         self.cost.store(result.complexity, Ordering::Relaxed);
+        let over_limit = self.limit.is_some_and(|limit| result.complexity > limit);
+        // The caller's allowance is spent on what it asked for, before anything runs.
+        if !over_limit
+            && let Some(slot) = ctx.data_opt::<Arc<crate::http::rate_limit::RateSlot>>()
+            && !slot.spend(result.complexity as u64)
+        {
+            let mut err = ServerError::new(
+                format!(
+                    "this query costs {} and the caller's allowance is spent: try again after `Retry-After` \
+                     seconds, or send cheaper queries",
+                    result.complexity
+                ),
+                None,
+            );
+            err.extensions.get_or_insert_with(Default::default).set("code", code::RATE_LIMITED);
+            return Err(vec![err]);
+        }
         if let Some(limit) = self.limit
             && result.complexity > limit
         {

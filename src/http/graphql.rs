@@ -30,9 +30,14 @@ use axum::{
 use serde::Serialize;
 use tracing::Instrument as _;
 
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{extract::ConnectInfo, http::Extensions};
+
 use super::{
     AppState,
     persisted::Outcome,
+    rate_limit::{self, Caller, RateSlot},
     response_cache::{self, ResponseCache},
 };
 use crate::{
@@ -194,7 +199,12 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
     }
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+pub async fn post(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResponse {
     let Some(media) = negotiate(&headers) else { return not_acceptable() };
     if !is_json_body(&headers) {
         return error_as(
@@ -207,12 +217,12 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .map_err(|e| format!("the body is not valid JSON: {e}"))
         .and_then(params_from_json);
     match params {
-        Ok(params) => serve(&state, &headers, media, false, params).await,
+        Ok(params) => serve(&state, &headers, client_address(&extensions), media, false, params).await,
         Err(message) => error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message)),
     }
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> HttpResponse {
+pub async fn get(State(state): State<AppState>, extensions: Extensions, headers: HeaderMap, uri: Uri) -> HttpResponse {
     let wants_html =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
     if uri.query().unwrap_or("").is_empty() && wants_html {
@@ -221,17 +231,36 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
     }
     let Some(media) = negotiate(&headers) else { return not_acceptable() };
     match params_from_uri(&uri) {
-        Ok(params) => serve(&state, &headers, media, true, params).await,
+        Ok(params) => serve(&state, &headers, client_address(&extensions), media, true, params).await,
         Err(message) => error_as(media, StatusCode::BAD_REQUEST, AppError::BadUserInput(message)),
     }
 }
 
+/// The address of the client, as the connection shows it.
+fn client_address(extensions: &Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string())
+}
+
 /// Resolves the query, runs it (or serves it from the cache) and answers.
-async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool, params: Params) -> HttpResponse {
+async fn serve(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: String,
+    media: Media,
+    by_get: bool,
+    params: Params,
+) -> HttpResponse {
     let principal = match principal(state, headers).await {
         Ok(p) => p,
         Err(refused) => return refused,
     };
+    let caller = match &principal {
+        Some(p) => Caller::Principal(format!("{}/{}", p.organisation.slug, p.subject)),
+        None => Caller::Anonymous(address),
+    };
+    let slot = Arc::new(RateSlot::new(state.limits.clone(), caller));
     let query = match state.persisted.resolve(params.query, params.extensions.get("persistedQuery")) {
         Some(Outcome::Run(query)) => query,
         Some(Outcome::NotFound) => return persisted_query_not_found(media),
@@ -259,20 +288,27 @@ async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool
         return refused;
     }
     let anonymous = principal.is_none();
-    let mut slot = None;
+    let mut kept = None;
     if anonymous && !mutation && state.responses.enabled() {
         match response_cache::generation(&state.db.conn).await {
             Ok(generation) => {
                 let key = ResponseCache::key(generation, &query, operation.as_deref(), &params.variables);
                 if let Some(hit) = state.responses.get(generation, &key) {
-                    return finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
+                    // A kept answer costs what the query cost when it ran.
+                    if !slot.spend(hit.cost) {
+                        return rate_limited(media, &slot, hit.cost);
+                    }
+                    let mut http =
+                        finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
+                    standing_headers(&slot, &mut http);
+                    return http;
                 }
-                slot = Some((generation, key));
+                kept = Some((generation, key));
             }
             Err(e) => tracing::warn!(error = %e, "reading the data generation: answering without the cache"),
         }
     }
-    let mut request = Request::new(query).variables(Variables::from_json(params.variables));
+    let mut request = Request::new(query).variables(Variables::from_json(params.variables)).data(slot.clone());
     if let Some(operation) = operation {
         request = request.operation_name(operation);
     }
@@ -289,16 +325,63 @@ async fn serve(state: &AppState, headers: &HeaderMap, media: Media, by_get: bool
     } else {
         run.await
     };
+    if let Some(Err(_)) = slot.outcome() {
+        return rate_limited(media, &slot, reported_cost(&response));
+    }
+    let cost = reported_cost(&response);
     let answer = match answer(response, media, state.max_response_bytes, mutation) {
         Ok(answer) => answer,
-        Err(refused) => return *refused,
+        Err(refused) => {
+            let mut refused = *refused;
+            standing_headers(&slot, &mut refused);
+            return refused;
+        }
     };
     let (status, body, ok) = answer;
     let mut etag = None;
-    if ok && let Some((generation, key)) = slot {
-        etag = state.responses.put(generation, key, body.clone()).map(|c| c.etag);
+    if ok && let Some((generation, key)) = kept {
+        etag = state.responses.put(generation, key, body.clone(), cost).map(|c| c.etag);
     }
-    finish(state, headers, media, by_get, status, body, etag, anonymous && ok && !mutation)
+    let mut http = finish(state, headers, media, by_get, status, body, etag, anonymous && ok && !mutation);
+    standing_headers(&slot, &mut http);
+    http
+}
+
+/// The cost an answer reports in `extensions.cost`.
+fn reported_cost(response: &Response) -> u64 {
+    let Some(Value::Object(cost)) = response.extensions.get("cost") else { return 1 };
+    match cost.get("requestedQueryCost") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(1),
+        _ => 1,
+    }
+}
+
+/// The caller's standing after this request, as `X-RateLimit-*` headers.
+fn standing_headers(slot: &RateSlot, http: &mut HttpResponse) {
+    match slot.outcome() {
+        Some(Ok(standing)) => rate_limit::headers(&standing, http.headers_mut()),
+        Some(Err(refusal)) => rate_limit::headers(&refusal.standing, http.headers_mut()),
+        None => {}
+    }
+}
+
+/// 429 with `Retry-After`: the caller's allowance does not cover this request now.
+fn rate_limited(media: Media, slot: &RateSlot, cost: u64) -> HttpResponse {
+    let retry_after = match slot.outcome() {
+        Some(Err(refusal)) => refusal.retry_after,
+        _ => crate::error::RETRY_AFTER_SECONDS,
+    };
+    let mut http = error_as(
+        media,
+        StatusCode::TOO_MANY_REQUESTS,
+        AppError::RateLimited(format!(
+            "this query costs {cost} and the caller's allowance is spent: try again in {retry_after} seconds, \
+             or send cheaper queries"
+        )),
+    );
+    http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    standing_headers(slot, &mut http);
+    http
 }
 
 /// The HTTP answer with its caching headers; `304 Not Modified` when the caller already holds

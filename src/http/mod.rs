@@ -4,6 +4,7 @@ mod exports;
 mod graphql;
 mod health;
 pub mod persisted;
+pub mod rate_limit;
 pub mod response_cache;
 pub mod returns_csv;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub responses: Arc<response_cache::ResponseCache>,
     /// `max-age` of an anonymous `GET` answer, in seconds.
     pub http_max_age: u32,
+    /// Each caller's allowance of query cost.
+    pub limits: Arc<rate_limit::RateLimits>,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.

@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 pub struct Cached {
     pub body: Bytes,
     pub etag: HeaderValue,
+    /// The query's cost, spent from the caller's allowance each time the answer is served.
+    pub cost: u64,
 }
 
 /// What identifies an answer: a digest of the generation, query, operation and variables.
@@ -77,11 +79,11 @@ impl ResponseCache {
     }
 
     /// Keeps `body` as the answer for `key`, built at `generation`.
-    pub fn put(&self, generation: i64, key: Key, body: Bytes) -> Option<Cached> {
+    pub fn put(&self, generation: i64, key: Key, body: Bytes, cost: u64) -> Option<Cached> {
         if !self.enabled() || body.len() > self.largest() {
             return None;
         }
-        let cached = Cached { etag: etag(&body), body };
+        let cached = Cached { etag: etag(&body), body, cost };
         let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.advance(generation);
         if generation < inner.generation {
@@ -167,19 +169,19 @@ mod tests {
     fn a_newer_generation_empties_the_cache_and_the_budget_holds() {
         let cache = ResponseCache::new(800);
         let k = |n: u8| [n; 32];
-        assert!(cache.put(1, k(1), Bytes::from(vec![b'x'; 100])).is_some());
+        assert!(cache.put(1, k(1), Bytes::from(vec![b'x'; 100]), 1).is_some());
         assert!(cache.get(1, &k(1)).is_some());
         // An answer over an eighth of the budget is served but not kept.
-        cache.put(1, k(2), Bytes::from(vec![b'x'; 101]));
+        cache.put(1, k(2), Bytes::from(vec![b'x'; 101]), 1);
         assert!(cache.get(1, &k(2)).is_none());
         for n in 3..=12 {
-            cache.put(1, k(n), Bytes::from(vec![b'x'; 100]));
+            cache.put(1, k(n), Bytes::from(vec![b'x'; 100]), 1);
         }
         assert!(cache.get(1, &k(1)).is_none(), "the least recently used answer left first");
         assert!(cache.get(1, &k(12)).is_some());
         assert!(cache.get(2, &k(12)).is_none(), "a new generation serves nothing older");
         // An answer built before the newest generation is not kept.
-        cache.put(1, k(13), Bytes::from_static(b"old"));
+        cache.put(1, k(13), Bytes::from_static(b"old"), 1);
         assert!(cache.get(2, &k(13)).is_none());
     }
 

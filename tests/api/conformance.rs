@@ -298,3 +298,48 @@ async fn an_approval_is_seen_by_the_next_anonymous_request_and_changes_the_entit
     let posted = app.data(query, json!({})).await;
     assert_eq!(posted["measure"]["observations"]["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn each_caller_spends_an_allowance_of_query_cost_and_is_told_when_to_come_back() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.rate_limit_anonymous_points_per_hour = 1_000;
+        c.rate_limit_points_per_hour = 1_000;
+    })
+    .await;
+    let query = "{ priorities { nodes { slug title } } }";
+    let send = |token: Option<String>| {
+        let mut r = app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": query }));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let first = send(None).await.expect("sent");
+    assert_eq!(first.status(), 200);
+    let limit: u64 = first.headers()["x-ratelimit-limit"].to_str().expect("ascii").parse().expect("number");
+    let remaining: u64 = first.headers()["x-ratelimit-remaining"].to_str().expect("ascii").parse().expect("number");
+    let body: Value = first.json().await.expect("json");
+    let cost = body["extensions"]["cost"]["requestedQueryCost"].as_u64().expect("cost");
+    assert_eq!(limit, 1_000);
+    assert_eq!(remaining, 1_000 - cost, "the query's cost was spent");
+    // Kept answers are spent too, until the allowance runs out.
+    let mut refused = None;
+    for _ in 0..(1_000 / cost + 1) {
+        let r = send(None).await.expect("sent");
+        if r.status() == 429 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    let refused = refused.expect("the allowance ran out");
+    let retry: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!(retry >= 1 && retry <= 3_600, "{retry}");
+    assert!(refused.headers().get("x-ratelimit-reset").is_some());
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+    assert!(body.get("data").is_none());
+    // A signed-in principal has its own allowance.
+    let token = app.token("camden", &[london_vision::values::Role::Submitter]);
+    assert_eq!(send(Some(token)).await.expect("sent").status(), 200);
+}
