@@ -334,7 +334,7 @@ async fn each_caller_spends_an_allowance_of_query_cost_and_is_told_when_to_come_
     }
     let refused = refused.expect("the allowance ran out");
     let retry: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
-    assert!(retry >= 1 && retry <= 3_600, "{retry}");
+    assert!((1..=3_600).contains(&retry), "{retry}");
     assert!(refused.headers().get("x-ratelimit-reset").is_some());
     let body: Value = refused.json().await.expect("json");
     assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
