@@ -18,14 +18,13 @@
 
 use async_graphql::{
     ErrorExtensions as _, Request, Response, ServerError, Value, Variables,
-    http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
 use axum::{
     body::{Body, Bytes},
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
-    response::{Html, IntoResponse, Response as HttpResponse},
+    response::Response as HttpResponse,
 };
 use serde::Serialize;
 use tracing::Instrument as _;
@@ -223,11 +222,14 @@ pub async fn post(
 }
 
 pub async fn get(State(state): State<AppState>, extensions: Extensions, headers: HeaderMap, uri: Uri) -> HttpResponse {
-    let wants_html =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
-    if uri.query().unwrap_or("").is_empty() && wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("London Vision partner API").finish())
-            .into_response();
+    // A browser opening the address (it asks for HTML first) gets GraphiQL, with the query
+    // in the address, if any, in its editor; programs get the answer.
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    if browser {
+        return super::graphiql::page();
     }
     let Some(media) = negotiate(&headers) else { return not_acceptable() };
     match params_from_uri(&uri) {

@@ -1,6 +1,7 @@
 //! The HTTP surface: `POST`/`GET /graphql`, GraphiQL for browsers, `/healthz`, `/metrics`.
 
 mod exports;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod persisted;
@@ -88,6 +89,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let csv = Router::new().route("/returns.csv", post(returns_csv::post));
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/picture.csv", get(exports::picture))
         .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))

@@ -46,8 +46,28 @@ async fn a_browser_opening_graphql_gets_graphiql() {
         .expect("sent");
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    let csp = response.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
     let page = response.text().await.expect("text");
-    assert!(page.contains("graphiql") && page.contains("/graphql"), "a GraphiQL page pointed at the API");
+    assert!(page.contains("graphiql.min.js"), "a GraphiQL page");
+    assert!(!page.contains("https://") && !page.contains("http://"), "nothing from a CDN: {page}");
+    // Every file the page loads is served by the server itself.
+    for path in page.split("src=\"").skip(1).chain(page.split("href=\"").skip(1)) {
+        let path = path.split('"').next().expect("a path");
+        let file = app.client.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        assert_eq!(file.status(), 200, "{path}");
+        let kind = file.headers()["content-type"].to_str().expect("ascii").to_owned();
+        assert!(kind.starts_with("text/javascript") || kind.starts_with("text/css"), "{path}: {kind}");
+        assert!(file.headers().get("etag").is_some());
+    }
+    let start = app.client.get(format!("{}/graphiql/start.js", app.address)).send().await.expect("sent");
+    let start = start.text().await.expect("text");
+    assert!(
+        start.contains("'/graphql'") && start.contains("'/ws'"),
+        "queries to /graphql, subscriptions to /graphql/ws"
+    );
+    let missing = app.client.get(format!("{}/graphiql/nothing.js", app.address)).send().await.expect("sent");
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]
