@@ -161,6 +161,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 note,
             };
             let outcome = returns::submit(&db.conn, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Servers on the same PostgreSQL database tell their subscribers.
+            if let Some(event) = crate::events::Event::of_submission(&outcome) {
+                crate::events::notify(&db.conn, &event).await?;
+            }
             let summary = returns::Summary::new(outcome);
             println!("{}", serde_json::to_string_pretty(&summary)?);
             if summary.refused() {

@@ -18,6 +18,8 @@ pub mod db;
 pub mod demo;
 /// The library's error type and its public codes.
 pub mod error;
+/// What happened to returns, told to live subscriptions on every server process.
+pub mod events;
 /// The GraphQL adapter: object types, query root, DataLoaders, scalars.
 pub mod graphql;
 /// The HTTP surface: router, GraphiQL, health and metrics.

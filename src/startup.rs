@@ -39,6 +39,7 @@ impl Application {
         if swept > 0 {
             tracing::info!(swept, "removed uploads left behind by a stopped process");
         }
+        let events = crate::events::Events::start(&db.conn).await?;
         let state = AppState {
             schema,
             db,
@@ -55,6 +56,7 @@ impl Application {
                 config.rate_limit_points_per_hour,
                 config.rate_limit_anonymous_points_per_hour,
             )),
+            events,
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use entity::{geography, observation, return_};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement,
+    QuerySelect, Statement,
     sea_query::{Expr, Query, SimpleExpr},
 };
 
@@ -244,6 +244,52 @@ pub async fn by_ids<C: ConnectionTrait>(
         .filter(visible(visibility))
         .all(db)
         .await?)
+}
+
+/// The values a return carried that the caller may see, optionally only those of one
+/// measure and one area, in the order they were written, at most `limit` after the value
+/// `after` (by id).
+pub async fn of_return<C: ConnectionTrait>(
+    db: &C,
+    return_id: i64,
+    only: (Option<i64>, Option<i64>),
+    visibility: &Visibility,
+    after: i64,
+    limit: u64,
+) -> AppResult<Vec<observation::Model>> {
+    let mut select = observation::Entity::find()
+        .filter(observation::Column::ReturnId.eq(return_id))
+        .filter(observation::Column::Id.gt(after))
+        .filter(visible(visibility));
+    if let Some(m) = only.0 {
+        select = select.filter(observation::Column::MeasureId.eq(m));
+    }
+    if let Some(g) = only.1 {
+        select = select.filter(observation::Column::GeographyId.eq(g));
+    }
+    Ok(select.order_by_asc(observation::Column::Id).limit(limit).all(db).await?)
+}
+
+/// The periods of one measure that a return carried values of, in order.
+pub async fn periods_of_return<C: ConnectionTrait>(
+    db: &C,
+    return_id: i64,
+    measure_id: i64,
+) -> AppResult<Vec<crate::values::Period>> {
+    let periods: Vec<String> = observation::Entity::find()
+        .select_only()
+        .column(observation::Column::Period)
+        .distinct()
+        .filter(observation::Column::ReturnId.eq(return_id))
+        .filter(observation::Column::MeasureId.eq(measure_id))
+        .order_by_asc(observation::Column::Period)
+        .into_tuple()
+        .all(db)
+        .await?;
+    periods
+        .iter()
+        .map(|p| crate::values::Period::parse(p).map_err(|e| crate::error::AppError::Internal(e.to_string())))
+        .collect()
 }
 
 /// Every visible revision of each (measure, area, period), oldest first.

@@ -19,6 +19,7 @@ mod priority;
 mod query;
 mod returns;
 mod scalars;
+mod subscription;
 mod text_guard;
 mod user_error;
 mod viewer;
@@ -26,16 +27,16 @@ mod viewer;
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder,
+    Context, ErrorExtensions, Schema, SchemaBuilder,
     dataloader::{DataLoader, HashMapCache},
 };
 use sea_orm::DatabaseConnection;
 
-pub use self::{loaders::Loaders, mutation::Mutation, query::Query};
+pub use self::{loaders::Loaders, mutation::Mutation, query::Query, subscription::Subscription};
 use crate::{auth::Principal, catalogue::Visibility, error::AppError};
 
 /// The schema served at `/graphql`.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What every resolver of one request may read.
 pub struct RequestContext {
@@ -46,8 +47,8 @@ pub struct RequestContext {
 }
 
 /// The schema without its limits; the same one `london-vision schema` prints.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation::default(), Subscription)
 }
 
 /// The schema as served, with its depth and cost limits from configuration. Its checks are
@@ -80,6 +81,27 @@ pub fn with_request_data(
     let loader: RequestLoader =
         DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     request.data(RequestContext { db: db.clone(), visibility, principal }).data(loader)
+}
+
+/// What the subscriptions of one WebSocket connection may read: its principal's context, a
+/// DataLoader that batches but keeps nothing (a connection outlives the data it reads), and
+/// the process's events.
+pub fn connection_data(
+    db: &DatabaseConnection,
+    principal: Option<Principal>,
+    batch_window: Duration,
+    events: crate::events::Events,
+) -> async_graphql::Data {
+    let visibility = Visibility::of(principal.as_ref());
+    let loaders = Loaders { db: db.clone(), visibility: visibility.clone() };
+    let loader: RequestLoader =
+        DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
+    loader.enable_all_cache(false);
+    let mut data = async_graphql::Data::default();
+    data.insert(RequestContext { db: db.clone(), visibility, principal });
+    data.insert(loader);
+    data.insert(events);
+    data
 }
 
 fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {

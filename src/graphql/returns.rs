@@ -302,7 +302,12 @@ async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnSta
         });
     }
     match returns::review(&request(ctx).db, actor(ctx)?, key, decision, input.note).await.gql()? {
-        Ok(r) => Ok(ReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() }),
+        Ok(r) => {
+            if let Some(events) = ctx.data_opt::<crate::events::Events>() {
+                events.announce(crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
+            }
+            Ok(ReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() })
+        }
         Err(errors) => Ok(ReturnPayload { return_: None, user_errors: user_error::all(errors) }),
     }
 }
@@ -343,6 +348,11 @@ impl ReturnMutation {
             note: input.note,
         };
         let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
+        if let (Some(event), Some(events)) =
+            (crate::events::Event::of_submission(&outcome), ctx.data_opt::<crate::events::Events>())
+        {
+            events.announce(event).await;
+        }
         SubmitReturnPayload::from_outcome(ctx, outcome).await
     }
 

@@ -310,7 +310,10 @@ async fn serve(
             Err(e) => tracing::warn!(error = %e, "reading the data generation: answering without the cache"),
         }
     }
-    let mut request = Request::new(query).variables(Variables::from_json(params.variables)).data(slot.clone());
+    let mut request = Request::new(query)
+        .variables(Variables::from_json(params.variables))
+        .data(slot.clone())
+        .data(state.events.clone());
     if let Some(operation) = operation {
         request = request.operation_name(operation);
     }

@@ -3,6 +3,7 @@
 mod exports;
 mod graphiql;
 mod graphql;
+mod graphql_ws;
 mod health;
 pub mod persisted;
 pub mod rate_limit;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub http_max_age: u32,
     /// Each caller's allowance of query cost.
     pub limits: Arc<rate_limit::RateLimits>,
+    /// Returns' changes, for live subscriptions on every process.
+    pub events: crate::events::Events,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.
@@ -90,6 +93,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/graphql/ws", get(graphql_ws::upgrade))
         .route("/picture.csv", get(exports::picture))
         .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))

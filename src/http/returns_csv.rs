@@ -167,6 +167,9 @@ pub async fn post(
     .await;
     match result {
         Ok(Ok(outcome)) => {
+            if let Some(event) = crate::events::Event::of_submission(&outcome) {
+                state.events.announce(event).await;
+            }
             let summary = Summary::new(outcome);
             let status = if !summary.refused() {
                 StatusCode::OK

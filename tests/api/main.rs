@@ -15,4 +15,5 @@ mod picture;
 mod returns;
 mod schema;
 mod source_fidelity;
+mod subscriptions;
 mod trust;
