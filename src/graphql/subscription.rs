@@ -44,6 +44,9 @@ fn not_found(what: &str, key: &str) -> async_graphql::Error {
     AppError::NotFound(format!("no {what} is '{key}'")).extend()
 }
 
+/// Live updates, over WebSocket at `/graphql/ws` with the graphql-transport-ws protocol. A
+/// token goes in `connection_init`'s payload as `{"Authorization": "Bearer <token>"}`; without
+/// one, a subscriber hears only of published values.
 #[SubscriptionRoot]
 impl Subscription {
     /// Values as they are written (a return submitted: heard by partners who may see values
