@@ -279,6 +279,11 @@ async fn serve(
     };
     let operation = params.operation_name;
     let mutation = is_mutation_text(&query, operation.as_deref());
+    let span = tracing::Span::current();
+    span.record("operation", operation.as_deref().unwrap_or(if mutation { "mutation" } else { "query" }));
+    if let Some(p) = &principal {
+        span.record("org", p.organisation.slug.as_str());
+    }
     // GET is for reading: a mutation sent by GET could be replayed by a link or a cache.
     if by_get && mutation {
         let mut refused = error_as(

@@ -21,7 +21,7 @@ use std::{
 use axum::{
     Router,
     extract::{Request, State},
-    http::{HeaderName, Method, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::Response,
     routing::{get, post},
@@ -31,10 +31,10 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{auth::TokenService, db::Database, graphql::AppSchema};
+use crate::{auth::TokenService, db::Database, error::code, graphql::AppSchema};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -100,11 +100,30 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(health::metrics))
         .layer(RequestBodyLimitLayer::new(max_body_bytes));
     api.merge(csv)
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(middleware::from_fn(json_errors))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        id = %id,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        operation = tracing::field::Empty,
+                        org = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
@@ -112,4 +131,48 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
     state.requests.fetch_add(1, Ordering::Relaxed);
     next.run(request).await
+}
+
+/// Every error leaves as JSON with its `extensions.code`, whichever layer produced it: the
+/// body limit's 413, the router's 404 and 405, a timeout's 408, and anything else that is
+/// not JSON already. The status is kept; headers such as `Allow` and `Retry-After` too.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("application/graphql-response+json")
+        });
+    if is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (code::NOT_FOUND, "nothing is served at this address: the API is at /graphql".into()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            (code::BAD_USER_INPUT, format!("this address does not take that method; it takes {allow}"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            code::BAD_USER_INPUT,
+            "the request body is larger than the server accepts (MAX_BODY_BYTES; CSV returns go to \
+             /returns.csv)"
+                .into(),
+        ),
+        StatusCode::REQUEST_TIMEOUT => {
+            (code::SERVICE_UNAVAILABLE, "the request took longer than the server allows".into())
+        }
+        StatusCode::UNAUTHORIZED => (code::UNAUTHENTICATED, "a valid token is needed".into()),
+        StatusCode::FORBIDDEN => (code::FORBIDDEN, "not allowed".into()),
+        StatusCode::TOO_MANY_REQUESTS => (code::RATE_LIMITED, "too many requests: try again later".into()),
+        s if s.is_server_error() => (code::INTERNAL_SERVER_ERROR, "internal server error".into()),
+        s => (code::BAD_USER_INPUT, s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+    };
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }

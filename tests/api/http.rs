@@ -119,3 +119,50 @@ async fn every_response_carries_a_request_id() {
     let response = app.client.get(format!("{}/healthz", app.address)).send().await.expect("sent");
     assert!(response.headers().get("x-request-id").is_some());
 }
+
+#[tokio::test]
+async fn every_way_in_answers_errors_as_json_with_a_code() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 4_096).await;
+    let huge = format!("{{\"query\": \"{{ __typename }}\", \"variables\": {{\"x\": \"{}\"}}}}", "a".repeat(10_000));
+    let cases = [
+        (
+            app.client.post(format!("{}/graphql", app.address)).header("content-type", "application/json").body(huge),
+            413,
+            "BAD_USER_INPUT",
+        ),
+        (app.client.get(format!("{}/no/such/place", app.address)), 404, "NOT_FOUND"),
+        (app.client.put(format!("{}/graphql", app.address)).body("{}"), 405, "BAD_USER_INPUT"),
+        (app.client.delete(format!("{}/healthz", app.address)), 405, "BAD_USER_INPUT"),
+        (app.client.get(format!("{}/graphiql/missing.js", app.address)), 404, "NOT_FOUND"),
+        (
+            app.client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth("not-a-token")
+                .json(&json!({"query": "{ __typename }"})),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            app.client
+                .post(format!("{}/graphql", app.address))
+                .header("authorization", "Basic abc")
+                .json(&json!({"query": "{ __typename }"})),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            app.client.post(format!("{}/returns.csv", app.address)).body("measure,geography,period,value\n"),
+            401,
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), status);
+        let ct = response.headers()["content-type"].to_str().expect("ascii").to_owned();
+        assert!(ct.starts_with("application/json"), "{status}: {ct}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(error_codes(&body), [code], "{status}: {body}");
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
