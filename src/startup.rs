@@ -19,6 +19,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     addr: SocketAddr,
+    stopping: tokio::sync::watch::Sender<bool>,
+    sockets: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Application {
@@ -40,6 +42,8 @@ impl Application {
             tracing::info!(swept, "removed uploads left behind by a stopped process");
         }
         let events = crate::events::Events::start(&db.conn).await?;
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+        let sockets = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let state = AppState {
             schema,
             db,
@@ -57,6 +61,8 @@ impl Application {
                 config.rate_limit_anonymous_points_per_hour,
             )),
             events,
+            stopping: stopping_rx,
+            sockets: sockets.clone(),
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();
@@ -71,7 +77,7 @@ impl Application {
         let listener =
             TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;
         let addr = listener.local_addr()?;
-        Ok(Self { listener, router, addr })
+        Ok(Self { listener, router, addr, stopping, sockets })
     }
 
     /// The address the server listens on.
@@ -79,11 +85,25 @@ impl Application {
         self.addr
     }
 
-    /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully: no new connections, requests
+    /// in flight answered, WebSocket connections closed with 1001 (going away) after their
+    /// subscriptions complete.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        let stopping = self.stopping;
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping: finishing requests in flight and closing subscriptions");
+                let _ = stopping.send(true);
+            })
+            .await;
+        // Upgraded connections are not the server's to wait for: give them a moment to close.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.sockets.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tracing::info!("stopped");
+        served
     }
 }
 

@@ -5,8 +5,14 @@
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use std::sync::atomic::Ordering;
+
+use async_graphql::futures_util::{SinkExt as _, StreamExt as _};
 use axum::{
-    extract::{State, WebSocketUpgrade},
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, close_code},
+    },
     response::Response,
 };
 
@@ -26,22 +32,52 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// Counts an open connection for as long as it lives.
+struct Open(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, ws: WebSocketUpgrade) -> Response {
-    ws.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        state.sockets.fetch_add(1, Ordering::SeqCst);
+        let _open = Open(state.sockets.clone());
         let schema = state.schema.clone();
-        GraphQLWebSocket::new(socket, schema, protocol)
+        let (mut sink, stream) = socket.split();
+        // When the server starts to stop, the connection reads no more: its subscriptions
+        // complete and it is closed as going away.
+        let mut stopping = state.stopping.clone();
+        let stop = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        let input = stream.take_until(stop);
+        let stopping = state.stopping.clone();
+        let db = state.db.conn.clone();
+        let tokens = state.tokens.clone();
+        let events = state.events.clone();
+        let batch_window = state.batch_window;
+        GraphQLWebSocket::new_with_pair(&mut sink, input, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let principal = match token_of(&payload) {
                     Some(token) => Some(
-                        authenticate(&state.db.conn, &state.tokens, &token)
+                        authenticate(&db, &tokens, &token)
                             .await
                             .map_err(|e| async_graphql::Error::new(e.to_string()))?,
                     ),
                     None => None,
                 };
-                Ok(connection_data(&state.db.conn, principal, state.batch_window, state.events.clone()))
+                Ok(connection_data(&db, principal, batch_window, events))
             })
             .serve()
+            .await;
+        if *stopping.borrow() {
+            let frame = CloseFrame { code: close_code::AWAY, reason: "the server is stopping".into() };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
     })
 }
 

@@ -60,6 +60,10 @@ pub struct AppState {
     pub limits: Arc<rate_limit::RateLimits>,
     /// Returns' changes, for live subscriptions on every process.
     pub events: crate::events::Events,
+    /// Turns true when the server starts to stop: WebSocket connections close then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// WebSocket connections open now.
+    pub sockets: Arc<AtomicU64>,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.

@@ -27,7 +27,7 @@ fn unique_name() -> String {
 }
 
 /// A fresh, empty database URL of the kind the environment asks for.
-async fn fresh_database() -> (String, PathBuf) {
+pub async fn fresh_database() -> (String, PathBuf) {
     let name = unique_name();
     let dir = std::env::temp_dir().join(&name);
     std::fs::create_dir_all(&dir).expect("temp dir");

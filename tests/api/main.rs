@@ -14,6 +14,7 @@ mod pagination;
 mod picture;
 mod returns;
 mod schema;
+mod shutdown;
 mod source_fidelity;
 mod subscriptions;
 mod trust;
