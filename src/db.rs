@@ -77,6 +77,22 @@ impl Database {
     pub fn statements_run(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
+
+    /// The pool's connections now: (in use, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let (size, idle) = match self.conn.get_database_backend() {
+            DbBackend::Postgres => {
+                let p = self.conn.get_postgres_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            _ => {
+                let p = self.conn.get_sqlite_connection_pool();
+                (p.size(), p.num_idle())
+            }
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        (size.saturating_sub(idle), idle)
+    }
 }
 
 /// The directory of a SQLite database file, if the URL names one.

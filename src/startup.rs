@@ -63,6 +63,7 @@ impl Application {
             events,
             stopping: stopping_rx,
             sockets: sockets.clone(),
+            metrics: Arc::new(http::metrics::Metrics::new()?),
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();

@@ -254,6 +254,7 @@ async fn serve(
     by_get: bool,
     params: Params,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
     let principal = match principal(state, headers).await {
         Ok(p) => p,
         Err(refused) => return refused,
@@ -278,9 +279,9 @@ async fn serve(
         }
     };
     let operation = params.operation_name;
-    let mutation = is_mutation_text(&query, operation.as_deref());
+    let (mutation, named) = operation_of(&query, operation.as_deref());
     let span = tracing::Span::current();
-    span.record("operation", operation.as_deref().unwrap_or(if mutation { "mutation" } else { "query" }));
+    span.record("operation", named.as_deref().unwrap_or(if mutation { "mutation" } else { "query" }));
     if let Some(p) = &principal {
         span.record("org", p.organisation.slug.as_str());
     }
@@ -303,8 +304,10 @@ async fn serve(
                 if let Some(hit) = state.responses.get(generation, &key) {
                     // A kept answer costs what the query cost when it ran.
                     if !slot.spend(hit.cost) {
+                        state.metrics.rate_limited();
                         return rate_limited(media, &slot, hit.cost);
                     }
+                    state.metrics.graphql(named.as_deref(), false, started.elapsed(), Some(hit.cost), &[]);
                     let mut http =
                         finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
                     standing_headers(&slot, &mut http);
@@ -336,9 +339,19 @@ async fn serve(
         run.await
     };
     if let Some(Err(_)) = slot.outcome() {
+        state.metrics.rate_limited();
         return rate_limited(media, &slot, reported_cost(&response));
     }
     let cost = reported_cost(&response);
+    let codes: Vec<String> = response
+        .errors
+        .iter()
+        .filter_map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(Value::String(c)) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    state.metrics.graphql(named.as_deref(), mutation, started.elapsed(), Some(cost), &codes);
     let answer = match answer(response, media, state.max_response_bytes, mutation) {
         Ok(answer) => answer,
         Err(refused) => {
@@ -559,17 +572,26 @@ fn not_acceptable() -> HttpResponse {
     )
 }
 
-/// Whether the operation `operation_name` of `query` (or its only one) is a mutation.
-fn is_mutation_text(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = parse_query(query) else { return false };
-    doc.operations.iter().any(|(name, op)| {
+/// Whether the operation `operation_name` of `query` (or its only one) is a mutation, and
+/// that operation's name.
+fn operation_of(query: &str, operation_name: Option<&str>) -> (bool, Option<String>) {
+    let Ok(doc) = parse_query(query) else { return (false, operation_name.map(str::to_owned)) };
+    let mut mutation = false;
+    let mut named = operation_name.map(str::to_owned);
+    for (name, op) in doc.operations.iter() {
         let selected = match (operation_name, name) {
             (Some(wanted), Some(name)) => wanted == name.as_str(),
             (None, _) => true,
             (Some(_), None) => false,
         };
-        selected && op.node.ty == OperationType::Mutation
-    })
+        if selected {
+            mutation |= op.node.ty == OperationType::Mutation;
+            if named.is_none() {
+                named = name.map(|n| n.to_string());
+            }
+        }
+    }
+    (mutation, named)
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
-//! Liveness and metrics.
+//! Liveness, readiness and metrics.
 
 use std::sync::atomic::Ordering;
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use migration::MigratorTrait as _;
 use serde_json::json;
 
 use super::AppState;
 
-/// 200 when the database answers, 503 when it does not.
+/// Alive: 200 when the process serves and the database answers, 503 when it does not.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.db.conn.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
@@ -18,17 +19,40 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Counters in the Prometheus text format.
+/// Ready to take traffic: the database answers, its schema has every migration this build
+/// knows, and the server is not stopping. A load balancer sends requests only while this is
+/// 200.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if *state.stopping.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "stopping" })));
+    }
+    if let Err(e) = state.db.conn.ping().await {
+        tracing::error!(error = %e, "readiness: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })));
+    }
+    match migration::Migrator::get_pending_migrations(&state.db.conn).await {
+        Ok(pending) if pending.is_empty() => {
+            (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok", "migrations": "current" })))
+        }
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "unavailable", "database": "ok", "migrations": format!("{} pending", pending.len()) }),
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: reading the migrations");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "ok", "migrations": "unknown" })),
+            )
+        }
+    }
+}
+
+/// Prometheus metrics in the text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = format!(
-        "# HELP london_vision_http_requests_total HTTP requests received.\n\
-         # TYPE london_vision_http_requests_total counter\n\
-         london_vision_http_requests_total {}\n\
-         # HELP london_vision_sql_statements_total SQL statements run against the database.\n\
-         # TYPE london_vision_sql_statements_total counter\n\
-         london_vision_sql_statements_total {}\n",
-        state.requests.load(Ordering::Relaxed),
-        state.db.statements_run(),
-    );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    let body =
+        state.metrics.render(state.db.pool_state(), state.requests.load(Ordering::Relaxed), state.db.statements_run());
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -5,6 +5,7 @@ mod graphiql;
 mod graphql;
 mod graphql_ws;
 mod health;
+pub mod metrics;
 pub mod persisted;
 pub mod rate_limit;
 pub mod response_cache;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// WebSocket connections open now.
     pub sockets: Arc<AtomicU64>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.
@@ -101,6 +104,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/picture.csv", get(exports::picture))
         .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(RequestBodyLimitLayer::new(max_body_bytes));
     api.merge(csv)

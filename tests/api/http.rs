@@ -166,3 +166,28 @@ async fn every_way_in_answers_errors_as_json_with_a_code() {
         assert!(body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
+
+#[tokio::test]
+async fn readyz_says_the_schema_is_current_and_metrics_count_operations_and_codes() {
+    let app = spawn_app().await;
+    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.expect("sent");
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.expect("json"),
+        json!({ "status": "ok", "database": "ok", "migrations": "current" })
+    );
+    app.graphql("query AirQuality { priority(slug: \"air-quality\") { number } }", json!({})).await;
+    app.graphql("{ return(id: \"UmV0dXJuOjE=\") { id } }", json!({})).await;
+    let text =
+        app.client.get(format!("{}/metrics", app.address)).send().await.expect("sent").text().await.expect("text");
+    for wanted in [
+        "london_vision_graphql_requests_total{kind=\"query\",operation=\"AirQuality\"} 1",
+        "london_vision_graphql_errors_total{code=\"UNAUTHENTICATED\"} 1",
+        "london_vision_graphql_request_duration_seconds_bucket{kind=\"query\",operation=\"AirQuality\"",
+        "london_vision_graphql_query_cost_count{kind=\"query\"} 2",
+        "london_vision_db_pool_connections{state=\"idle\"}",
+        "london_vision_sql_statements_total",
+    ] {
+        assert!(text.contains(wanted), "{wanted} missing from\n{text}");
+    }
+}
