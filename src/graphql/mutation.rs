@@ -263,33 +263,6 @@ pub struct PublishCaseStudyInput {
     pub slug: String,
 }
 
-/// The result of a priority mutation.
-#[derive(SimpleObject)]
-pub struct PriorityPayload {
-    /// The priority as changed; null when nothing changed.
-    pub priority: Option<Priority>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of a commitment mutation.
-#[derive(SimpleObject)]
-pub struct CommitmentPayload {
-    /// The commitment as changed; null when nothing changed.
-    pub commitment: Option<Commitment>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of a measure mutation.
-#[derive(SimpleObject)]
-pub struct MeasurePayload {
-    /// The measure as changed; null when nothing changed.
-    pub measure: Option<Measure>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Marks the period from which a measure's definition changed.
 #[derive(InputObject)]
 pub struct MarkSeriesBreakInput {
@@ -310,32 +283,34 @@ pub struct RemoveSeriesBreakInput {
     pub period: String,
 }
 
-/// The result of marking or removing a series break.
-#[derive(SimpleObject)]
-pub struct SeriesBreakPayload {
-    /// The break as marked (or as it was, when removed); null when nothing changed.
-    pub series_break: Option<SeriesBreak>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
+/// Defines a mutation's own payload: the object it changed (null when nothing changed)
+/// and why nothing changed.
+macro_rules! payload {
+    ($name:ident, $doc:literal, $field:ident: $ty:ty, $field_doc:literal) => {
+        #[doc = $doc]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            #[doc = $field_doc]
+            pub $field: Option<$ty>,
+            /// Why nothing changed, field by field.
+            pub user_errors: Vec<UserError>,
+        }
+    };
 }
 
-/// The result of an organisation mutation.
-#[derive(SimpleObject)]
-pub struct OrganisationPayload {
-    /// The organisation as changed; null when nothing changed.
-    pub organisation: Option<Organisation>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of a case study mutation.
-#[derive(SimpleObject)]
-pub struct CaseStudyPayload {
-    /// The case study as changed; null when nothing changed.
-    pub case_study: Option<CaseStudy>,
-    /// Why nothing changed, field by field.
-    pub user_errors: Vec<UserError>,
-}
+payload!(CreatePriorityPayload, "The result of `createPriority`.", priority: Priority, "The priority as created; null when nothing changed.");
+payload!(UpdatePriorityPayload, "The result of `updatePriority`.", priority: Priority, "The priority as changed; null when nothing changed.");
+payload!(CreateCommitmentPayload, "The result of `createCommitment`.", commitment: Commitment, "The commitment as created; null when nothing changed.");
+payload!(UpdateCommitmentPayload, "The result of `updateCommitment`.", commitment: Commitment, "The commitment as changed; null when nothing changed.");
+payload!(CreateMeasurePayload, "The result of `createMeasure`.", measure: Measure, "The measure as created; null when nothing changed.");
+payload!(UpdateMeasurePayload, "The result of `updateMeasure`.", measure: Measure, "The measure as changed; null when nothing changed.");
+payload!(MarkSeriesBreakPayload, "The result of `markSeriesBreak`.", series_break: SeriesBreak, "The series break as marked; null when nothing changed.");
+payload!(RemoveSeriesBreakPayload, "The result of `removeSeriesBreak`.", series_break: SeriesBreak, "The series break as it was before it was removed; null when nothing changed.");
+payload!(CreateOrganisationPayload, "The result of `createOrganisation`.", organisation: Organisation, "The organisation as created; null when nothing changed.");
+payload!(UpdateOrganisationPayload, "The result of `updateOrganisation`.", organisation: Organisation, "The organisation as changed; null when nothing changed.");
+payload!(CreateCaseStudyPayload, "The result of `createCaseStudy`.", case_study: CaseStudy, "The case study as created; null when nothing changed.");
+payload!(UpdateCaseStudyPayload, "The result of `updateCaseStudy`.", case_study: CaseStudy, "The case study as changed; null when nothing changed.");
+payload!(PublishCaseStudyPayload, "The result of `publishCaseStudy`.", case_study: CaseStudy, "The case study as published; null when nothing changed.");
 
 /// Catalogue administration and case studies.
 #[derive(Default)]
@@ -354,7 +329,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `CreatePriorityInput`.")] input: CreatePriorityInput,
-    ) -> Result<PriorityPayload> {
+    ) -> Result<CreatePriorityPayload> {
         let new = priorities::NewPriority {
             slug: input.slug,
             number: input.number,
@@ -364,7 +339,7 @@ impl CatalogueMutation {
         };
         let (priority, user_errors) =
             split(priorities::create_priority(&request(ctx).db, actor(ctx)?, new).await.gql()?, Priority);
-        Ok(PriorityPayload { priority, user_errors })
+        Ok(CreatePriorityPayload { priority, user_errors })
     }
 
     /// Changes a priority. ADMIN only.
@@ -373,7 +348,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `UpdatePriorityInput`.")] input: UpdatePriorityInput,
-    ) -> Result<PriorityPayload> {
+    ) -> Result<UpdatePriorityPayload> {
         let changes = priorities::PriorityChanges {
             slug: input.slug,
             title: input.title,
@@ -382,7 +357,7 @@ impl CatalogueMutation {
         };
         let (priority, user_errors) =
             split(priorities::update_priority(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Priority);
-        Ok(PriorityPayload { priority, user_errors })
+        Ok(UpdatePriorityPayload { priority, user_errors })
     }
 
     /// Adds a commitment under a priority. ADMIN only.
@@ -391,7 +366,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `CreateCommitmentInput`.")] input: CreateCommitmentInput,
-    ) -> Result<CommitmentPayload> {
+    ) -> Result<CreateCommitmentPayload> {
         let new = priorities::NewCommitment {
             priority: input.priority,
             slug: input.slug,
@@ -402,7 +377,7 @@ impl CatalogueMutation {
         };
         let (commitment, user_errors) =
             split(priorities::create_commitment(&request(ctx).db, actor(ctx)?, new).await.gql()?, Commitment);
-        Ok(CommitmentPayload { commitment, user_errors })
+        Ok(CreateCommitmentPayload { commitment, user_errors })
     }
 
     /// Changes a commitment. ADMIN only.
@@ -411,7 +386,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `UpdateCommitmentInput`.")] input: UpdateCommitmentInput,
-    ) -> Result<CommitmentPayload> {
+    ) -> Result<UpdateCommitmentPayload> {
         let changes = priorities::CommitmentChanges {
             slug: input.slug,
             statement: input.statement,
@@ -421,7 +396,7 @@ impl CatalogueMutation {
         };
         let (commitment, user_errors) =
             split(priorities::update_commitment(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Commitment);
-        Ok(CommitmentPayload { commitment, user_errors })
+        Ok(UpdateCommitmentPayload { commitment, user_errors })
     }
 
     /// Adds an outcome measure. ADMIN only.
@@ -430,7 +405,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `CreateMeasureInput`.")] input: CreateMeasureInput,
-    ) -> Result<MeasurePayload> {
+    ) -> Result<CreateMeasurePayload> {
         let new = measures::NewMeasure {
             slug: input.slug,
             name: input.name,
@@ -447,7 +422,7 @@ impl CatalogueMutation {
         };
         let (measure, user_errors) =
             split(measures::create_measure(&request(ctx).db, actor(ctx)?, new).await.gql()?, Measure);
-        Ok(MeasurePayload { measure, user_errors })
+        Ok(CreateMeasurePayload { measure, user_errors })
     }
 
     /// Changes a measure (not its unit or period type). ADMIN only.
@@ -456,7 +431,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `UpdateMeasureInput`.")] input: UpdateMeasureInput,
-    ) -> Result<MeasurePayload> {
+    ) -> Result<UpdateMeasurePayload> {
         let changes = measures::MeasureChanges {
             slug: input.slug,
             name: input.name,
@@ -471,7 +446,7 @@ impl CatalogueMutation {
         };
         let (measure, user_errors) =
             split(measures::update_measure(&request(ctx).db, actor(ctx)?, changes).await.gql()?, Measure);
-        Ok(MeasurePayload { measure, user_errors })
+        Ok(UpdateMeasurePayload { measure, user_errors })
     }
 
     /// Marks the period from which a measure's definition changed: trends never reach back
@@ -482,13 +457,13 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `MarkSeriesBreakInput`.")] input: MarkSeriesBreakInput,
-    ) -> Result<SeriesBreakPayload> {
+    ) -> Result<MarkSeriesBreakPayload> {
         let outcome =
             measures::mark_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period, &input.note)
                 .await
                 .gql()?;
         let (series_break, user_errors) = split(outcome, SeriesBreak);
-        Ok(SeriesBreakPayload { series_break, user_errors })
+        Ok(MarkSeriesBreakPayload { series_break, user_errors })
     }
 
     /// Removes a series break. ADMIN only.
@@ -497,11 +472,11 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `RemoveSeriesBreakInput`.")] input: RemoveSeriesBreakInput,
-    ) -> Result<SeriesBreakPayload> {
+    ) -> Result<RemoveSeriesBreakPayload> {
         let outcome =
             measures::remove_series_break(&request(ctx).db, actor(ctx)?, &input.measure, &input.period).await.gql()?;
         let (series_break, user_errors) = split(outcome, SeriesBreak);
-        Ok(SeriesBreakPayload { series_break, user_errors })
+        Ok(RemoveSeriesBreakPayload { series_break, user_errors })
     }
 
     /// Adds an organisation. ADMIN only.
@@ -510,7 +485,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `CreateOrganisationInput`.")] input: CreateOrganisationInput,
-    ) -> Result<OrganisationPayload> {
+    ) -> Result<CreateOrganisationPayload> {
         let new = organisations::NewOrganisation {
             slug: input.slug,
             name: input.name,
@@ -522,7 +497,7 @@ impl CatalogueMutation {
         };
         let (organisation, user_errors) =
             split(organisations::create_organisation(&request(ctx).db, actor(ctx)?, new).await.gql()?, Organisation);
-        Ok(OrganisationPayload { organisation, user_errors })
+        Ok(CreateOrganisationPayload { organisation, user_errors })
     }
 
     /// Changes an organisation. ADMIN only.
@@ -531,7 +506,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `UpdateOrganisationInput`.")] input: UpdateOrganisationInput,
-    ) -> Result<OrganisationPayload> {
+    ) -> Result<UpdateOrganisationPayload> {
         let changes = organisations::OrganisationChanges {
             slug: input.slug,
             name: input.name,
@@ -545,7 +520,7 @@ impl CatalogueMutation {
             organisations::update_organisation(&request(ctx).db, actor(ctx)?, changes).await.gql()?,
             Organisation,
         );
-        Ok(OrganisationPayload { organisation, user_errors })
+        Ok(UpdateOrganisationPayload { organisation, user_errors })
     }
 
     /// Adds a case study in the caller's area, unpublished. SUBMITTER only.
@@ -554,7 +529,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `CreateCaseStudyInput`.")] input: CreateCaseStudyInput,
-    ) -> Result<CaseStudyPayload> {
+    ) -> Result<CreateCaseStudyPayload> {
         let new = case_studies::NewCaseStudy {
             slug: input.slug,
             title: input.title,
@@ -566,7 +541,7 @@ impl CatalogueMutation {
         };
         let (case_study, user_errors) =
             split(case_studies::create_case_study(&request(ctx).db, actor(ctx)?, new).await.gql()?, CaseStudy);
-        Ok(CaseStudyPayload { case_study, user_errors })
+        Ok(CreateCaseStudyPayload { case_study, user_errors })
     }
 
     /// Changes a case study whose areas lie in the caller's area. SUBMITTER only.
@@ -575,7 +550,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `UpdateCaseStudyInput`.")] input: UpdateCaseStudyInput,
-    ) -> Result<CaseStudyPayload> {
+    ) -> Result<UpdateCaseStudyPayload> {
         let changes = case_studies::CaseStudyChanges {
             slug: input.slug,
             title: input.title,
@@ -587,7 +562,7 @@ impl CatalogueMutation {
         };
         let (case_study, user_errors) =
             split(case_studies::update_case_study(&request(ctx).db, actor(ctx)?, changes).await.gql()?, CaseStudy);
-        Ok(CaseStudyPayload { case_study, user_errors })
+        Ok(UpdateCaseStudyPayload { case_study, user_errors })
     }
 
     /// Publishes a case study whose areas lie in the caller's area. APPROVER or ADMIN.
@@ -596,9 +571,9 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `PublishCaseStudyInput`.")] input: PublishCaseStudyInput,
-    ) -> Result<CaseStudyPayload> {
+    ) -> Result<PublishCaseStudyPayload> {
         let (case_study, user_errors) =
             split(case_studies::publish_case_study(&request(ctx).db, actor(ctx)?, &input.slug).await.gql()?, CaseStudy);
-        Ok(CaseStudyPayload { case_study, user_errors })
+        Ok(PublishCaseStudyPayload { case_study, user_errors })
     }
 }

@@ -142,14 +142,22 @@ pub struct SubmitReturnInput {
     pub note: Option<String>,
 }
 
-/// A return to approve or reject.
-#[derive(InputObject)]
-pub struct ReviewReturnInput {
-    /// The return's ID.
-    pub id: ID,
-    /// The reviewer's note.
-    pub note: Option<String>,
+/// Defines the input of a review mutation: the return and the reviewer's note.
+macro_rules! review_input {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(InputObject)]
+        pub struct $name {
+            /// The return's ID.
+            pub id: ID,
+            /// The reviewer's note.
+            pub note: Option<String>,
+        }
+    };
 }
+
+review_input!(ApproveReturnInput, "A return to approve.");
+review_input!(RejectReturnInput, "A return to reject, with the reason in the note.");
 
 /// One value's old and new figures.
 pub struct Change(pub ValueChange);
@@ -236,37 +244,61 @@ impl SubmitReturnPayload {
     }
 }
 
-/// The result of a review.
-#[derive(SimpleObject)]
-pub struct ReturnPayload {
-    /// The return as reviewed; null when nothing changed.
-    #[graphql(name = "return")]
-    pub return_: Option<Return>,
-    /// Why nothing changed.
-    pub user_errors: Vec<UserError>,
+/// Defines the payload of a review mutation.
+macro_rules! review_payload {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// The return as reviewed; null when nothing changed.
+            #[graphql(name = "return")]
+            pub return_: Option<Return>,
+            /// Why nothing changed.
+            pub user_errors: Vec<UserError>,
+        }
+    };
 }
 
-/// A measure's period to lock or unlock.
-#[derive(InputObject)]
-pub struct PeriodLockInput {
-    /// The measure's slug.
-    pub measure: String,
-    /// The period, of the measure's period type.
-    pub period: PeriodScalar,
+review_payload!(ApproveReturnPayload, "The result of `approveReturn`.");
+review_payload!(RejectReturnPayload, "The result of `rejectReturn`.");
+
+/// Defines the input and payload of a lock mutation.
+macro_rules! lock_types {
+    ($input:ident, $input_doc:literal, $payload:ident, $payload_doc:literal) => {
+        #[doc = $input_doc]
+        #[derive(InputObject)]
+        pub struct $input {
+            /// The measure's slug.
+            pub measure: String,
+            /// The period, of the measure's period type.
+            pub period: PeriodScalar,
+        }
+
+        #[doc = $payload_doc]
+        #[derive(SimpleObject)]
+        pub struct $payload {
+            /// The measure; null when nothing changed.
+            pub measure: Option<Measure>,
+            /// The period.
+            pub period: PeriodScalar,
+            /// Whether the period is now locked.
+            pub locked: bool,
+            /// Why nothing changed.
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl From<(Option<Measure>, PeriodScalar, bool, Vec<UserError>)> for $payload {
+            fn from(
+                (measure, period, locked, user_errors): (Option<Measure>, PeriodScalar, bool, Vec<UserError>),
+            ) -> Self {
+                Self { measure, period, locked, user_errors }
+            }
+        }
+    };
 }
 
-/// The result of locking or unlocking a period.
-#[derive(SimpleObject)]
-pub struct PeriodLockPayload {
-    /// The measure; null when nothing changed.
-    pub measure: Option<Measure>,
-    /// The period.
-    pub period: PeriodScalar,
-    /// Whether the period is now locked.
-    pub locked: bool,
-    /// Why nothing changed.
-    pub user_errors: Vec<UserError>,
-}
+lock_types!(LockPeriodInput, "A measure's period to lock.", LockPeriodPayload, "The result of `lockPeriod`.");
+lock_types!(UnlockPeriodInput, "A measure's period to unlock.", UnlockPeriodPayload, "The result of `unlockPeriod`.");
 
 /// The mutations on returns.
 #[derive(Default)]
@@ -276,39 +308,43 @@ const SUBMITTER: &[Role] = &[Role::Submitter];
 const APPROVER: &[Role] = &[Role::Approver];
 const ADMIN: &[Role] = &[Role::Admin];
 
-fn lock_payload(
+fn lock_payload<P: From<(Option<Measure>, PeriodScalar, bool, Vec<UserError>)>>(
     outcome: crate::error::Outcome<entity::measure::Model>,
     period: PeriodScalar,
     locked: bool,
-) -> PeriodLockPayload {
+) -> P {
     match outcome {
-        Ok(m) => PeriodLockPayload { measure: Some(Measure(m)), period, locked, user_errors: Vec::new() },
-        Err(errors) => {
-            PeriodLockPayload { measure: None, period, locked: !locked, user_errors: user_error::all(errors) }
-        }
+        Ok(m) => P::from((Some(Measure(m)), period, locked, Vec::new())),
+        Err(errors) => P::from((None, period, !locked, user_error::all(errors))),
     }
 }
 
-async fn review(ctx: &Context<'_>, input: ReviewReturnInput, decision: ReturnStatus) -> Result<ReturnPayload> {
-    let (node_type, key) = ids::decode(&input.id).gql()?;
+/// Approves or rejects a return: its outcome as (the return, why nothing changed).
+async fn review(
+    ctx: &Context<'_>,
+    id: ID,
+    note: Option<String>,
+    decision: ReturnStatus,
+) -> Result<(Option<Return>, Vec<UserError>)> {
+    let (node_type, key) = ids::decode(&id).gql()?;
     if node_type != ids::NodeType::Return {
-        return Ok(ReturnPayload {
-            return_: None,
-            user_errors: user_error::all(vec![error::UserError::new(
+        return Ok((
+            None,
+            user_error::all(vec![error::UserError::new(
                 &["id"],
                 crate::values::UserErrorCode::Invalid,
                 "the ID is not a return's",
             )]),
-        });
+        ));
     }
-    match returns::review(&request(ctx).db, actor(ctx)?, key, decision, input.note).await.gql()? {
+    match returns::review(&request(ctx).db, actor(ctx)?, key, decision, note).await.gql()? {
         Ok(r) => {
             if let Some(events) = ctx.data_opt::<crate::events::Events>() {
                 events.announce(crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
             }
-            Ok(ReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() })
+            Ok((Some(Return(r)), Vec::new()))
         }
-        Err(errors) => Ok(ReturnPayload { return_: None, user_errors: user_error::all(errors) }),
+        Err(errors) => Ok((None, user_error::all(errors))),
     }
 }
 
@@ -361,8 +397,8 @@ impl ReturnMutation {
     async fn lock_period(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do: the fields of `PeriodLockInput`.")] input: PeriodLockInput,
-    ) -> Result<PeriodLockPayload> {
+        #[graphql(desc = "What to do: the fields of `LockPeriodInput`.")] input: LockPeriodInput,
+    ) -> Result<LockPeriodPayload> {
         let outcome =
             returns::locks::lock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
         Ok(lock_payload(outcome, input.period, true))
@@ -373,8 +409,8 @@ impl ReturnMutation {
     async fn unlock_period(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do: the fields of `PeriodLockInput`.")] input: PeriodLockInput,
-    ) -> Result<PeriodLockPayload> {
+        #[graphql(desc = "What to do: the fields of `UnlockPeriodInput`.")] input: UnlockPeriodInput,
+    ) -> Result<UnlockPeriodPayload> {
         let outcome =
             returns::locks::unlock(&request(ctx).db, actor(ctx)?, &input.measure, &input.period.0).await.gql()?;
         Ok(lock_payload(outcome, input.period, false))
@@ -386,9 +422,10 @@ impl ReturnMutation {
     async fn approve_return(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do: the fields of `ReviewReturnInput`.")] input: ReviewReturnInput,
-    ) -> Result<ReturnPayload> {
-        review(ctx, input, ReturnStatus::Approved).await
+        #[graphql(desc = "What to do: the fields of `ApproveReturnInput`.")] input: ApproveReturnInput,
+    ) -> Result<ApproveReturnPayload> {
+        let (return_, user_errors) = review(ctx, input.id, input.note, ReturnStatus::Approved).await?;
+        Ok(ApproveReturnPayload { return_, user_errors })
     }
 
     /// Rejects a return: its values never become current. APPROVER whose area covers the
@@ -397,8 +434,9 @@ impl ReturnMutation {
     async fn reject_return(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do: the fields of `ReviewReturnInput`.")] input: ReviewReturnInput,
-    ) -> Result<ReturnPayload> {
-        review(ctx, input, ReturnStatus::Rejected).await
+        #[graphql(desc = "What to do: the fields of `RejectReturnInput`.")] input: RejectReturnInput,
+    ) -> Result<RejectReturnPayload> {
+        let (return_, user_errors) = review(ctx, input.id, input.note, ReturnStatus::Rejected).await?;
+        Ok(RejectReturnPayload { return_, user_errors })
     }
 }
