@@ -80,6 +80,19 @@ pub struct AuditFilter {
     pub organisation: Option<String>,
 }
 
+/// One audit event by its id, if the caller may read it (as `list` decides).
+pub async fn by_id<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    visibility: &Visibility,
+) -> AppResult<Option<audit_event::Model>> {
+    let within = format!(
+        "actor_organisation IN (SELECT slug FROM organisations WHERE id IN ({}))",
+        visibility.organisations_in_review_areas()
+    );
+    Ok(audit_event::Entity::find_by_id(id).filter(sea_orm::sea_query::Expr::cust(within)).one(db).await?)
+}
+
 /// Audit events the caller may read: those of organisations based within its area.
 pub async fn list<C: ConnectionTrait>(
     db: &C,

@@ -1,7 +1,6 @@
 //! `AuditEvent`: one recorded change.
 
 use async_graphql::{Context, ID, Json, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::audit_event;
 
 use super::{
@@ -38,9 +37,14 @@ fn parse_json(text: &Option<String>) -> Option<Json<serde_json::Value>> {
 /// A change to the data: who made it, when, to what, and the record before and after.
 #[Object]
 impl AuditEvent {
+    /// Global ID, opaque: pass it to `node(id:)`.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::AuditEvent, self.0.id)
+    }
+
     /// When the change was made.
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> super::scalars::Timestamp {
+        super::scalars::Timestamp(self.0.occurred_at)
     }
 
     /// The subject of the token that made it.

@@ -1,7 +1,6 @@
 //! `CaseStudy`: an initiative or local example the strategy describes.
 
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::case_study;
 
 use super::{
@@ -53,8 +52,8 @@ impl CaseStudy {
     }
 
     /// When it was published.
-    async fn published_at(&self) -> Option<DateTime<Utc>> {
-        self.0.published_at
+    async fn published_at(&self) -> Option<super::scalars::Timestamp> {
+        self.0.published_at.map(super::scalars::Timestamp)
     }
 
     /// Where the account comes from (a section of the strategy, for the seeded case studies).

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::{measure, observation};
 
 use super::{
@@ -361,8 +360,8 @@ impl Observation {
     }
 
     /// When this revision was submitted.
-    async fn submitted_at(&self) -> DateTime<Utc> {
-        self.0.submitted_at
+    async fn submitted_at(&self) -> super::scalars::Timestamp {
+        super::scalars::Timestamp(self.0.submitted_at)
     }
 
     /// Who submitted this revision (the token's subject); shown only to partners whose area

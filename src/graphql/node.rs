@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Interface, Result};
 
 use super::{
     OrGql,
+    audit::AuditEvent,
     case_study::CaseStudy,
     geography::Geography,
     ids::{self, NodeType},
@@ -30,6 +31,7 @@ pub enum Node {
     Observation(Observation),
     CaseStudy(CaseStudy),
     Return(Return),
+    AuditEvent(AuditEvent),
 }
 
 /// The object a global ID names, if it exists and the caller may see it.
@@ -49,5 +51,13 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         }
         NodeType::CaseStudy => l.load_one(CaseStudyById(key)).await.gql()?.map(|m| Node::CaseStudy(CaseStudy(m))),
         NodeType::Return => l.load_one(ReturnById(key)).await.gql()?.map(|m| Node::Return(Return(m))),
+        NodeType::AuditEvent => {
+            // The audit trail is for administrators, as `auditEvents` is.
+            let r = super::request(ctx);
+            if !r.principal.as_ref().is_some_and(|p| p.has_role(crate::values::Role::Admin)) {
+                return Ok(None);
+            }
+            crate::audit::by_id(&r.db, key, &r.visibility).await.gql()?.map(|m| Node::AuditEvent(AuditEvent(m)))
+        }
     })
 }

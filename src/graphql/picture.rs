@@ -107,8 +107,8 @@ impl Picture {
     }
 
     /// The moment the picture was asked as of (null: now). Only revisions approved by then count.
-    async fn as_of(&self) -> Option<DateTime<Utc>> {
-        self.inner.as_of
+    async fn as_of(&self) -> Option<super::scalars::Timestamp> {
+        self.inner.as_of.map(super::scalars::Timestamp)
     }
 
     /// What kind of statistic the values are; it decides aggregation and intervals.
@@ -432,8 +432,8 @@ impl SeriesBreak {
     }
 
     /// When it was recorded, and by whom.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> super::scalars::Timestamp {
+        super::scalars::Timestamp(self.0.created_at)
     }
 
     /// Who marked it (the subject of their token).

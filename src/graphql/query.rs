@@ -68,8 +68,23 @@ impl Query {
             return Err(AppError::BadUserInput(format!("ask for at most {MAX_NODES} IDs at once, not {}", ids.len())))
                 .gql();
         }
-        // Resolved together, so that their loader keys batch into one statement per type.
-        join_all(ids.iter().map(|id| node::resolve(ctx, id))).await.into_iter().collect()
+        // Resolved together, so that their loader keys batch into one statement per type. An ID
+        // that cannot be resolved is null with its own error (its path names its place), and
+        // the others are answered.
+        let found = join_all(ids.iter().map(|id| node::resolve(ctx, id))).await;
+        Ok(found
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(n) => n,
+                Err(e) => {
+                    let mut err = ctx.set_error_path(e.into_server_error(ctx.item.pos));
+                    err.path.push(async_graphql::PathSegment::Index(i));
+                    ctx.add_error(err);
+                    None
+                }
+            })
+            .collect())
     }
 
     /// The authenticated partner; null for an anonymous request.
@@ -285,14 +300,14 @@ impl Query {
         #[graphql(desc = "The measure's slug.")] measure: String,
         #[graphql(desc = "The period; by default the latest with an approved value.")] period: Option<PeriodScalar>,
         #[graphql(desc = "The moment to picture the figures as of; by default now.")] as_of: Option<
-            chrono::DateTime<chrono::Utc>,
+            super::scalars::Timestamp,
         >,
     ) -> Result<Picture> {
         let slug = self::slug(&measure)?;
         let Some(found) = measures::by_slug(&request(ctx).db, slug.as_str()).await.gql()? else {
             return Err(AppError::NotFound(format!("no measure has the slug '{slug}'"))).gql();
         };
-        super::picture::load(ctx, found, period.map(|p| p.0), as_of).await
+        super::picture::load(ctx, found, period.map(|p| p.0), as_of.map(|t| t.0)).await
     }
 
     /// Case studies, optionally of one priority, in one area (or inside it), or matching words.

@@ -1,7 +1,6 @@
 //! `Return`, `submitReturn`, `approveReturn` and `rejectReturn`: partners' local data.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::return_;
 
 use super::{
@@ -51,8 +50,8 @@ impl Return {
     }
 
     /// When it was submitted.
-    async fn submitted_at(&self) -> DateTime<Utc> {
-        self.0.submitted_at
+    async fn submitted_at(&self) -> super::scalars::Timestamp {
+        super::scalars::Timestamp(self.0.submitted_at)
     }
 
     /// Who submitted it (the token's subject).
@@ -91,8 +90,8 @@ impl Return {
     }
 
     /// When it was approved or rejected.
-    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.reviewed_at
+    async fn reviewed_at(&self) -> Option<super::scalars::Timestamp> {
+        self.0.reviewed_at.map(super::scalars::Timestamp)
     }
 
     /// The reviewer's note.

@@ -105,6 +105,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/scalars/Period",
+            get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], crate::values::period::GRAMMAR) }),
+        )
         .route("/metrics", get(health::metrics))
         .layer(RequestBodyLimitLayer::new(max_body_bytes));
     api.merge(csv)

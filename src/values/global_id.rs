@@ -16,10 +16,11 @@ pub enum NodeType {
     Observation,
     CaseStudy,
     Return,
+    AuditEvent,
 }
 
 impl NodeType {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Organisation,
         Self::Geography,
         Self::Priority,
@@ -28,6 +29,7 @@ impl NodeType {
         Self::Observation,
         Self::CaseStudy,
         Self::Return,
+        Self::AuditEvent,
     ];
 
     fn name(self) -> &'static str {
@@ -40,6 +42,7 @@ impl NodeType {
             Self::Observation => "Observation",
             Self::CaseStudy => "CaseStudy",
             Self::Return => "Return",
+            Self::AuditEvent => "AuditEvent",
         }
     }
 }

@@ -4,7 +4,7 @@
 mod enums;
 pub mod global_id;
 mod gss_code;
-mod period;
+pub mod period;
 mod slug;
 mod text;
 

@@ -36,6 +36,26 @@ pub struct PeriodBounds {
     pub end: NaiveDate,
 }
 
+/// The grammar of a period, as `/scalars/Period` serves it (the `Period` scalar's
+/// `@specifiedBy`).
+pub const GRAMMAR: &str = "The Period scalar of the London Vision partner API\n\
+\n\
+A reporting period is text of exactly one of these forms (ABNF, RFC 5234):\n\
+\n\
+  period        = calendar-year / split-year / quarter / month / rolling\n\
+  calendar-year = year                    ; 2023: January to December\n\
+  split-year    = year \"/\" 2DIGIT         ; 2023/24: a financial (April to March) or academic\n\
+                                          ;   year; the two digits are the next year's\n\
+  quarter       = year \"-Q\" %x31-34       ; 2023-Q1: a calendar quarter\n\
+  month         = year \"-\" 2DIGIT         ; 2023-05: a calendar month, 01 to 12\n\
+  rolling       = year \"-\" 2DIGIT         ; 2020-22: three calendar years ending in the\n\
+                                          ;   second (its last two digits are year + 2)\n\
+  year          = 4DIGIT                  ; 1900 to 2100\n\
+\n\
+A month and a rolling period are told apart by the two digits: 01 to 12 is a month, the\n\
+year plus two (mod 100) a rolling period. Each measure takes one kind of period; a value\n\
+of another kind is refused with BAD_USER_INPUT.\n";
+
 const MIN_YEAR: i32 = 1900;
 const MAX_YEAR: i32 = 2100;
 

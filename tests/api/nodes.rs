@@ -63,3 +63,46 @@ async fn an_id_for_nothing_is_null_and_a_string_that_is_not_an_id_is_bad_input()
     let body = app.graphql(r#"{ node(id: "smoking-prevalence") { id } }"#, json!({})).await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
 }
+
+#[tokio::test]
+async fn a_malformed_id_among_nodes_is_null_with_its_own_error() {
+    let app = crate::helpers::spawn_app().await;
+    let priority =
+        app.data("{ priority(slug: \"air-quality\") { id } }", serde_json::json!({})).await["priority"]["id"].clone();
+    let body = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            serde_json::json!({ "ids": [priority, "not-an-id", priority] }),
+        )
+        .await;
+    let nodes = body["data"]["nodes"].as_array().expect("a list");
+    assert_eq!(nodes.len(), 3, "{body}");
+    assert_eq!(nodes[0]["id"], priority);
+    assert_eq!(nodes[1], serde_json::Value::Null);
+    assert_eq!(nodes[2]["id"], priority);
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["path"], serde_json::json!(["nodes", 1]));
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn audit_events_are_nodes_for_administrators_only() {
+    use london_vision::values::Role;
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.token("gla", &[Role::Admin]);
+    let change = "mutation { updatePriority(input: { slug: \"air-quality\", title: \"Improve air quality\" }) { userErrors { message } } }";
+    app.data_as(&admin, change, serde_json::json!({})).await;
+    let events = app.data_as(&admin, "{ auditEvents(first: 1) { nodes { id action } } }", serde_json::json!({})).await;
+    let id = events["auditEvents"]["nodes"][0]["id"].clone();
+    let query = "query($id: ID!) { node(id: $id) { id ... on AuditEvent { action } } }";
+    let found = app.data_as(&admin, query, serde_json::json!({ "id": id })).await;
+    assert_eq!(found["node"]["id"], id);
+    assert_eq!(found["node"]["action"], events["auditEvents"]["nodes"][0]["action"]);
+    let submitter = app.token("gla", &[Role::Submitter]);
+    assert_eq!(app.data_as(&submitter, query, serde_json::json!({ "id": id })).await["node"], serde_json::Value::Null);
+    assert_eq!(app.data(query, serde_json::json!({ "id": id })).await["node"], serde_json::Value::Null);
+    let grammar = app.client.get(format!("{}/scalars/Period", app.address)).send().await.expect("sent");
+    assert_eq!(grammar.status(), 200);
+    assert!(grammar.text().await.expect("text").contains("split-year"));
+}
