@@ -65,6 +65,19 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT_ANONYMOUS_POINTS_PER_HOUR", default_value_t = 5_000_000)]
     pub rate_limit_anonymous_points_per_hour: u32,
 
+    /// Origins browsers may call from, comma-separated (`https://dashboard.example.org`), or
+    /// `*` for any. Tokens travel in a header, never in cookies, so any origin is safe.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Request headers browsers may send, comma-separated, or `*` for whatever they ask.
+    #[arg(long, env = "CORS_ALLOWED_HEADERS", value_delimiter = ',', default_value = "*")]
+    pub cors_allowed_headers: Vec<String>,
+
+    /// How long a browser may keep the answer to a preflight request, in seconds.
+    #[arg(long, env = "CORS_MAX_AGE_SECONDS", default_value_t = 7_200)]
+    pub cors_max_age_seconds: u64,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -113,6 +126,9 @@ impl Config {
             http_cache_max_age: 30,
             rate_limit_points_per_hour: 10_000_000,
             rate_limit_anonymous_points_per_hour: 5_000_000,
+            cors_allowed_origins: vec!["*".into()],
+            cors_allowed_headers: vec!["*".into()],
+            cors_max_age_seconds: 7_200,
             statement_timeout_ms: 30_000,
             seed_file: None,
             jwt_secret: None,
@@ -121,6 +137,42 @@ impl Config {
             jwt_audience: "london-vision-api".into(),
             jwt_algorithms: vec!["HS256".into()],
         }
+    }
+
+    /// The CORS policy: origins, request headers and preflight max-age from configuration.
+    /// A malformed origin or header name is an error at start, not a silent omission.
+    pub fn cors(&self) -> anyhow::Result<tower_http::cors::CorsLayer> {
+        use axum::http::{HeaderName, HeaderValue, Method};
+        use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+        let any = |list: &[String]| list.iter().any(|v| v.trim() == "*");
+        let origins = if any(&self.cors_allowed_origins) {
+            AllowOrigin::any()
+        } else {
+            let list = self
+                .cors_allowed_origins
+                .iter()
+                .map(|o| HeaderValue::from_str(o.trim()).map_err(|_| anyhow::anyhow!("CORS_ALLOWED_ORIGINS: '{o}'")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            AllowOrigin::list(list)
+        };
+        let headers = if any(&self.cors_allowed_headers) {
+            AllowHeaders::mirror_request()
+        } else {
+            let list = self
+                .cors_allowed_headers
+                .iter()
+                .map(|h| {
+                    HeaderName::from_bytes(h.trim().as_bytes())
+                        .map_err(|_| anyhow::anyhow!("CORS_ALLOWED_HEADERS: '{h}'"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            AllowHeaders::list(list)
+        };
+        Ok(CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers(headers)
+            .max_age(std::time::Duration::from_secs(self.cors_max_age_seconds)))
     }
 
     /// How long one SQL statement may run.
@@ -149,6 +201,9 @@ impl fmt::Debug for Config {
             .field("http_cache_max_age", &self.http_cache_max_age)
             .field("rate_limit_points_per_hour", &self.rate_limit_points_per_hour)
             .field("rate_limit_anonymous_points_per_hour", &self.rate_limit_anonymous_points_per_hour)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("cors_allowed_headers", &self.cors_allowed_headers)
+            .field("cors_max_age_seconds", &self.cors_max_age_seconds)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))

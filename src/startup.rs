@@ -36,6 +36,17 @@ impl Application {
         let schema = graphql::build_schema(config.max_depth, config.max_complexity);
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);
+        // An identity provider's key file is read again when it changes.
+        if config.jwt_public_keys.is_some() {
+            let tokens = tokens.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(KEYS_CHECK_SECONDS));
+                loop {
+                    every.tick().await;
+                    tokens.refresh_public_keys();
+                }
+            });
+        }
         let upload_dir = config.data_dir.join("uploads");
         let swept = http::returns_csv::sweep(&upload_dir);
         if swept > 0 {
@@ -74,7 +85,7 @@ impl Application {
                 limits.forget_idle();
             }
         });
-        let router = http::router(state, config.max_body_bytes);
+        let router = http::router(state, config.max_body_bytes, config.cors()?);
         let listener =
             TcpListener::bind(config.listen_addr).await.with_context(|| format!("binding {}", config.listen_addr))?;
         let addr = listener.local_addr()?;
@@ -107,6 +118,9 @@ impl Application {
         served
     }
 }
+
+/// How often the identity provider's key file is checked for changes, in seconds.
+const KEYS_CHECK_SECONDS: u64 = 30;
 
 /// Loads the configured reference data (the built-in London Vision data by default).
 pub async fn load_seed(db: &Database, config: &Config) -> anyhow::Result<seed::SeedReport> {

@@ -59,7 +59,10 @@ struct PublicKey {
 /// The keys and rules tokens are checked against.
 pub struct TokenService {
     secret: SecretString,
-    public_keys: Vec<PublicKey>,
+    /// The identity provider's keys, and the file they came from with its modification time:
+    /// the file is read again when it changes (an identity provider rotating its keys).
+    public_keys: std::sync::RwLock<std::sync::Arc<Vec<PublicKey>>>,
+    keys_file: Option<(PathBuf, std::sync::Mutex<Option<std::time::SystemTime>>)>,
     allowed: Vec<Algorithm>,
     issuer: String,
     audience: String,
@@ -77,6 +80,7 @@ impl TokenService {
             Some(path) => read_public_keys(path)?,
             None => Vec::new(),
         };
+        let keys_file = config.jwt_public_keys.as_ref().map(|p| (p.clone(), std::sync::Mutex::new(modified(p))));
         let mut allowed = Vec::new();
         for name in config.jwt_algorithms.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
             let alg =
@@ -88,7 +92,8 @@ impl TokenService {
         }
         Ok(Self {
             secret,
-            public_keys,
+            public_keys: std::sync::RwLock::new(std::sync::Arc::new(public_keys)),
+            keys_file,
             allowed,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -112,11 +117,12 @@ impl TokenService {
 
         let family = family_of(alg);
         let hmac;
+        let public_keys = self.public_keys.read().map(|k| k.clone()).unwrap_or_default();
         let candidates: Vec<&DecodingKey> = if family == AlgorithmFamily::Hmac {
             hmac = DecodingKey::from_secret(self.secret.expose_secret().as_bytes());
             vec![&hmac]
         } else {
-            self.public_keys
+            public_keys
                 .iter()
                 .filter(|k| k.family == family)
                 .filter(|k| match (&header.kid, &k.kid) {
@@ -259,6 +265,39 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
 }
 
 /// Public keys from a JWKS file (JSON) or a PEM file of one or more public keys.
+/// A file's modification time, if it can be read.
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl TokenService {
+    /// Reads `JWT_PUBLIC_KEYS` again if the file changed since it was last read; a file that
+    /// no longer parses leaves the keys as they were (and says so in the log). True when the
+    /// keys changed.
+    pub fn refresh_public_keys(&self) -> bool {
+        let Some((path, seen)) = &self.keys_file else { return false };
+        let now = modified(path);
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now == *seen {
+            return false;
+        }
+        match read_public_keys(path) {
+            Ok(keys) => {
+                *seen = now;
+                if let Ok(mut current) = self.public_keys.write() {
+                    *current = std::sync::Arc::new(keys);
+                }
+                tracing::info!(file = %path.display(), "read the identity provider's keys again");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "JWT_PUBLIC_KEYS changed but cannot be read: keeping the keys in use");
+                false
+            }
+        }
+    }
+}
+
 fn read_public_keys(path: &PathBuf) -> anyhow::Result<Vec<PublicKey>> {
     let text = fs::read_to_string(path).with_context(|| format!("reading JWT_PUBLIC_KEYS {}", path.display()))?;
     let mut keys = Vec::new();

@@ -22,13 +22,13 @@ use std::{
 use axum::{
     Router,
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::Response,
     routing::{get, post},
 };
 use tower_http::{
-    cors::{AllowHeaders, Any, CorsLayer},
+    cors::CorsLayer,
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -77,23 +77,17 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The largest CSV return accepted, in bytes (about 400,000 rows).
 pub const MAX_CSV_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    // Any origin may call (tokens travel in a header, never in cookies); a browser may send
-    // whatever request headers its client needs, keep the answer to its preflight for two
-    // hours, and read the headers that tell it what happened.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers(AllowHeaders::mirror_request())
-        .max_age(Duration::from_secs(2 * 60 * 60))
-        .expose_headers([
-            REQUEST_ID,
-            header::ETAG,
-            header::RETRY_AFTER,
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderName::from_static("x-ratelimit-remaining"),
-            HeaderName::from_static("x-ratelimit-reset"),
-        ]);
+/// The routes and their layers. `cors` says which origins and request headers browsers may
+/// use (from configuration); browsers may always read the headers that say what happened.
+pub fn router(state: AppState, max_body_bytes: usize, cors: CorsLayer) -> Router {
+    let cors = cors.expose_headers([
+        REQUEST_ID,
+        header::ETAG,
+        header::RETRY_AFTER,
+        HeaderName::from_static("x-ratelimit-limit"),
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderName::from_static("x-ratelimit-reset"),
+    ]);
     // A CSV return may be far larger than a GraphQL request: the handler counts it against
     // its own limit as it spools it, and answers 413 as JSON.
     let csv = Router::new().route("/returns.csv", post(returns_csv::post));

@@ -253,3 +253,32 @@ async fn the_generated_signing_key_is_kept_readable_by_its_owner_only() {
     let again = london_vision::auth::TokenService::from_config(&app.config).expect("loads");
     assert!(again.verify(&before).is_ok());
 }
+
+/// An identity provider rotating its keys: the server reads the key file again when it
+/// changes, and keeps the old keys when the new file cannot be read.
+#[test]
+fn a_changed_key_file_is_read_again() {
+    let dir = std::env::temp_dir().join(format!("lv-rotate-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let keys = dir.join("keys.pem");
+    std::fs::write(&keys, pem("rsa-public.pem")).expect("write keys");
+    let mut config = london_vision::config::Config::for_tests("sqlite::memory:", dir.clone());
+    config.jwt_public_keys = Some(keys.clone());
+    config.jwt_algorithms = vec!["RS256".into(), "ES256".into()];
+    let service = TokenService::from_config(&config).expect("keys");
+    let rs =
+        sign(Algorithm::RS256, &claims("camden"), &EncodingKey::from_rsa_pem(&pem("rsa-private.pem")).expect("rsa"));
+    let es = sign(Algorithm::ES256, &claims("barnet"), &EncodingKey::from_ec_pem(&pem("ec-private.pem")).expect("ec"));
+    assert!(service.verify(&rs).is_ok());
+    assert!(service.verify(&es).is_err());
+    assert!(!service.refresh_public_keys(), "nothing changed");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&keys, pem("ec-public.pem")).expect("rotate");
+    assert!(service.refresh_public_keys(), "the new file is read");
+    assert!(service.verify(&es).is_ok());
+    assert!(service.verify(&rs).is_err(), "the old key is gone");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&keys, "not a key").expect("break");
+    assert!(!service.refresh_public_keys(), "an unreadable file changes nothing");
+    assert!(service.verify(&es).is_ok());
+}

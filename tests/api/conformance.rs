@@ -343,3 +343,29 @@ async fn each_caller_spends_an_allowance_of_query_cost_and_is_told_when_to_come_
     let token = app.token("camden", &[london_vision::values::Role::Submitter]);
     assert_eq!(send(Some(token)).await.expect("sent").status(), 200);
 }
+
+#[tokio::test]
+async fn cors_origins_headers_and_max_age_come_from_configuration() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.cors_allowed_origins = vec!["https://dashboard.london.example".into()];
+        c.cors_allowed_headers = vec!["content-type".into(), "authorization".into()];
+        c.cors_max_age_seconds = 600;
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://dashboard.london.example").await.expect("sent");
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://dashboard.london.example");
+    assert_eq!(allowed.headers()["access-control-max-age"], "600");
+    let allowed_headers =
+        allowed.headers()["access-control-allow-headers"].to_str().expect("ascii").to_ascii_lowercase();
+    assert!(allowed_headers.contains("authorization") && !allowed_headers.contains("apollo"), "{allowed_headers}");
+    let other = preflight("https://elsewhere.example").await.expect("sent");
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "another origin is not allowed");
+}

@@ -191,3 +191,29 @@ async fn readyz_says_the_schema_is_current_and_metrics_count_operations_and_code
         assert!(text.contains(wanted), "{wanted} missing from\n{text}");
     }
 }
+
+/// TLS to PostgreSQL with `sslmode=require` in the URL (on a PostgreSQL server with TLS, as
+/// managed databases are): the server's connections are encrypted.
+#[tokio::test]
+async fn the_server_talks_to_postgresql_over_tls_when_the_url_requires_it() {
+    if !std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        return;
+    }
+    let app = spawn_app_with(|c| c.database_url.push_str("?sslmode=require")).await;
+    assert_eq!(app.data("{ priority(slug: \"air-quality\") { number } }", json!({})).await["priority"]["number"], 4);
+    let url = app.database_url.trim_end_matches("?sslmode=require").to_owned();
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    use sea_orm::ConnectionTrait as _;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FILTER (WHERE s.ssl) AS tls, count(*) AS all FROM pg_stat_ssl s \
+             JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let tls: i64 = row.try_get("", "tls").expect("tls");
+    let all: i64 = row.try_get("", "all").expect("all");
+    assert!(all > 0 && tls == all, "{tls} of {all} connections use TLS");
+}
