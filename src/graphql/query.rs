@@ -121,14 +121,26 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "Only returns of this organisation (its slug).")] organisation: Option<String>,
         #[graphql(desc = "Only returns in this status.")] status: Option<ReturnStatus>,
+        #[graphql(desc = "Only the returns the caller may decide now (true): in review, submitted by someone else, \
+                    every value in the caller's area; the caller must be an APPROVER.")]
+        reviewable: Option<bool>,
         #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Return>> {
-        require_some_role(ctx)?;
+        let principal = require_some_role(ctx)?;
         let args = connection::args(ctx, first, after, last, before)?;
         let db = &request(ctx).db;
+        let reviewable_by = if reviewable == Some(true) {
+            principal.require_role(crate::values::Role::Approver).gql()?;
+            Some(crate::returns::Reviewer {
+                subject: principal.subject.clone(),
+                areas: principal.scope.geographies.iter().copied().collect(),
+            })
+        } else {
+            None
+        };
         let organisation = match organisation {
             Some(slug) => Some(
                 organisations::by_slug(db, &slug)
@@ -142,7 +154,7 @@ impl Query {
         };
         let page = crate::returns::list(
             db,
-            &crate::returns::ReturnFilter { organisation, status },
+            &crate::returns::ReturnFilter { organisation, status, reviewable_by },
             &request(ctx).visibility,
             args,
         )

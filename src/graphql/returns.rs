@@ -156,6 +156,10 @@ macro_rules! review_input {
 }
 
 review_input!(ApproveReturnInput, "A return to approve.");
+review_input!(
+    WithdrawReturnInput,
+    "A return of the caller's organisation to withdraw while it is in review, with why."
+);
 review_input!(RejectReturnInput, "A return to reject, with the reason in the note.");
 
 /// One value's old and new figures.
@@ -259,6 +263,7 @@ macro_rules! review_payload {
 }
 
 review_payload!(ApproveReturnPayload, "The result of `approveReturn`.");
+review_payload!(WithdrawReturnPayload, "The result of `withdrawReturn`.");
 review_payload!(RejectReturnPayload, "The result of `rejectReturn`.");
 
 /// Defines the input and payload of a lock mutation.
@@ -437,5 +442,31 @@ impl ReturnMutation {
     ) -> Result<RejectReturnPayload> {
         let (return_, user_errors) = review(ctx, input.id, input.note, ReturnStatus::Rejected).await?;
         Ok(RejectReturnPayload { return_, user_errors })
+    }
+
+    /// Withdraws a return sent by mistake, while it is still in review: its status becomes
+    /// `WITHDRAWN` and its values never become current. SUBMITTER of the organisation that
+    /// sent it.
+    #[graphql(guard = "RoleGuard(SUBMITTER)")]
+    async fn withdraw_return(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of `WithdrawReturnInput`.")] input: WithdrawReturnInput,
+    ) -> Result<WithdrawReturnPayload> {
+        let (node_type, key) = ids::decode(&input.id).gql()?;
+        if node_type != ids::NodeType::Return {
+            let wrong =
+                error::UserError::new(&["id"], crate::values::UserErrorCode::Invalid, "the ID is not a return's");
+            return Ok(WithdrawReturnPayload { return_: None, user_errors: user_error::all(vec![wrong]) });
+        }
+        match returns::withdraw(&request(ctx).db, actor(ctx)?, key, input.note).await.gql()? {
+            Ok(r) => {
+                if let Some(events) = ctx.data_opt::<crate::events::Events>() {
+                    events.announce(crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
+                }
+                Ok(WithdrawReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() })
+            }
+            Err(errors) => Ok(WithdrawReturnPayload { return_: None, user_errors: user_error::all(errors) }),
+        }
     }
 }

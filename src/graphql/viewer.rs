@@ -51,6 +51,34 @@ impl Viewer {
         Ok(due.into_iter().map(DueReturn).collect())
     }
 
+    /// The returns waiting for this viewer's decision, oldest first: in review, submitted by
+    /// someone else, with every value in the viewer's area (as `approveReturn` requires).
+    /// Empty unless the viewer is an APPROVER.
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
+    async fn returns_to_review(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<super::connection::Conn<super::returns::Return>> {
+        use super::{OrGql, connection, request};
+        let args = connection::args(ctx, first, after, last, before)?;
+        let reviewer = crate::returns::Reviewer {
+            subject: self.0.subject.clone(),
+            // Someone who may not approve has nothing to review.
+            areas: if self.0.has_role(Role::Approver) {
+                self.0.scope.geographies.iter().copied().collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let filter = crate::returns::ReturnFilter { reviewable_by: Some(reviewer), ..Default::default() };
+        let page = crate::returns::list(&request(ctx).db, &filter, &request(ctx).visibility, args).await.gql()?;
+        Ok(connection::connection(page, super::returns::Return))
+    }
+
     /// The id (`jti`) of the token in use, for revoking it.
     async fn token_id(&self) -> &str {
         &self.0.token_id

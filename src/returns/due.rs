@@ -70,7 +70,7 @@ pub async fn due<C: ConnectionTrait>(
         .map(|(p, m)| (m, p))
         .collect();
     let rejected: HashSet<i64> = return_::Entity::find()
-        .filter(return_::Column::Status.eq(ReturnStatus::Rejected.as_str()))
+        .filter(return_::Column::Status.is_in([ReturnStatus::Rejected.as_str(), ReturnStatus::Withdrawn.as_str()]))
         .all(db)
         .await?
         .into_iter()

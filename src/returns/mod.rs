@@ -19,8 +19,8 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    read::{ReturnFilter, by_ids, list, observations_of},
-    review::review,
+    read::{ReturnFilter, Reviewer, by_ids, list, observations_of},
+    review::{review, withdraw},
     submit::submit,
     summary::Summary,
     validate::{MAX_NOTE, ValidRow},

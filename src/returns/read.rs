@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use entity::{observation, return_};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait as _, QueryFilter, sea_query::Expr};
 
 use crate::{
     catalogue::{
@@ -19,6 +19,33 @@ use crate::{
 pub struct ReturnFilter {
     pub organisation: Option<i64>,
     pub status: Option<ReturnStatus>,
+    /// Only the returns this reviewer may decide now.
+    pub reviewable_by: Option<Reviewer>,
+}
+
+/// Who would decide returns: an APPROVER's token subject and the areas it covers.
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    pub subject: String,
+    pub areas: Vec<i64>,
+}
+
+/// SQL: the returns `reviewer` may decide now, as `review` would allow: still `SUBMITTED`,
+/// submitted by someone else, and every value in the reviewer's areas.
+fn reviewable(reviewer: &Reviewer) -> sea_orm::sea_query::SimpleExpr {
+    if reviewer.areas.is_empty() {
+        // No area: nothing to decide.
+        return Expr::cust("1 = 0");
+    }
+    let areas = reviewer.areas.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    // The areas are ids from the database; the subject is a bound value.
+    Expr::col(return_::Column::Status)
+        .eq(ReturnStatus::Submitted.as_str())
+        .and(Expr::col(return_::Column::SubmittedBy).ne(reviewer.subject.clone()))
+        .and(Expr::cust(format!(
+            "NOT EXISTS (SELECT 1 FROM observations o WHERE o.return_id = returns.id \
+             AND o.geography_id NOT IN ({areas}))"
+        )))
 }
 
 /// SQL: the returns the caller may see, those of organisations based in the areas whose work
@@ -40,6 +67,9 @@ pub async fn list(
     }
     if let Some(status) = filter.status {
         select = select.filter(return_::Column::Status.eq(status.as_str()));
+    }
+    if let Some(reviewer) = &filter.reviewable_by {
+        select = select.filter(reviewable(reviewer));
     }
     page::fetch(db, select, return_::Column::Id, |m| m.id, args).await
 }

@@ -14,6 +14,94 @@ use crate::{
     values::{Lines, ReturnStatus, Role, UserErrorCode, describe_character, forbidden_character},
 };
 
+/// Checks a reviewer's or submitter's note: no control characters, at most `MAX_NOTE`
+/// characters.
+fn note_problem(note: Option<&str>) -> Option<UserError> {
+    if let Some(c) = note.and_then(|n| forbidden_character(n, Lines::Many)) {
+        return Some(UserError::new(
+            &["note"],
+            UserErrorCode::Invalid,
+            format!("the note holds the control character {}, which is not allowed", describe_character(c)),
+        ));
+    }
+    if note.is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Some(UserError::new(
+            &["note"],
+            UserErrorCode::TooLong,
+            format!("a note may have at most {MAX_NOTE} characters"),
+        ));
+    }
+    None
+}
+
+/// Withdraws a return its organisation sent by mistake, while it is still in review: it
+/// becomes `WITHDRAWN` and its values never become current. A SUBMITTER of the submitting
+/// organisation only; `reviewedAt`, `reviewedBy` and `reviewNote` say when, by whom and why.
+pub async fn withdraw(
+    db: &DatabaseConnection,
+    actor: &Principal,
+    return_id: i64,
+    note: Option<String>,
+) -> AppResult<Result<return_::Model, Vec<UserError>>> {
+    actor.require_role(Role::Submitter)?;
+    if let Some(problem) = note_problem(note.as_deref()) {
+        return Ok(Err(vec![problem]));
+    }
+    let tx = crate::db::begin_write(db).await?;
+    let no = |code, message: String| Ok(Err(vec![UserError::new(&["id"], code, message)]));
+    let outcome: AppResult<Result<return_::Model, Vec<UserError>>> = async {
+        let Some(before) = return_::Entity::find_by_id(return_id).one(&tx).await? else {
+            return no(UserErrorCode::NotFound, format!("no return has the id {return_id}"));
+        };
+        if !sees_return(&tx, actor, &before).await? {
+            return no(UserErrorCode::NotFound, format!("no return has the id {return_id}"));
+        }
+        if before.organisation_id != actor.organisation.id {
+            return no(
+                UserErrorCode::NotAllowed,
+                format!("return {return_id} was sent by another organisation: only its own may withdraw it"),
+            );
+        }
+        let changed = return_::Entity::update_many()
+            .col_expr(return_::Column::Status, Expr::value(ReturnStatus::Withdrawn.as_str()))
+            .col_expr(return_::Column::ReviewedAt, Expr::value(Utc::now()))
+            .col_expr(return_::Column::ReviewedBy, Expr::value(actor.subject.clone()))
+            .col_expr(return_::Column::ReviewNote, Expr::value(note.clone()))
+            .filter(return_::Column::Id.eq(return_id))
+            .filter(return_::Column::Status.eq(ReturnStatus::Submitted.as_str()))
+            .exec(&tx)
+            .await?;
+        if changed.rows_affected != 1 {
+            return no(
+                UserErrorCode::Conflict,
+                format!("return {return_id} is already {}: only a return in review can be withdrawn", before.status),
+            );
+        }
+        let after = return_::Entity::find_by_id(return_id)
+            .one(&tx)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("return {return_id} vanished while it was withdrawn")))?;
+        let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewNote": r.review_note });
+        audit::record(
+            &tx,
+            actor,
+            "withdrawReturn",
+            EntityType::Return,
+            after.id,
+            Some(&strip(&before)),
+            Some(&strip(&after)),
+        )
+        .await?;
+        Ok(Ok(after))
+    }
+    .await;
+    match &outcome {
+        Ok(Ok(_)) => tx.commit().await?,
+        _ => tx.rollback().await?,
+    }
+    outcome
+}
+
 /// Approves or rejects a return. The reviewer is an APPROVER whose area covers every value
 /// of the return, and never the person who submitted it.
 pub async fn review(
@@ -24,19 +112,8 @@ pub async fn review(
     note: Option<String>,
 ) -> AppResult<Result<return_::Model, Vec<UserError>>> {
     actor.require_role(Role::Approver)?;
-    if let Some(c) = note.as_deref().and_then(|n| forbidden_character(n, Lines::Many)) {
-        return Ok(Err(vec![UserError::new(
-            &["note"],
-            UserErrorCode::Invalid,
-            format!("the note holds the control character {}, which is not allowed", describe_character(c)),
-        )]));
-    }
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
-        return Ok(Err(vec![UserError::new(
-            &["note"],
-            UserErrorCode::TooLong,
-            format!("a note may have at most {MAX_NOTE} characters"),
-        )]));
+    if let Some(problem) = note_problem(note.as_deref()) {
+        return Ok(Err(vec![problem]));
     }
     let tx = crate::db::begin_write(db).await?;
     let outcome = decide(&tx, actor, return_id, decision, note).await?;

@@ -15,7 +15,7 @@ use crate::{
     auth::Principal,
     db::{Fault, fault},
     error::{AppError, AppResult, UserError},
-    values::{Lines, Role, UserErrorCode, describe_character, forbidden_character},
+    values::{Lines, ReturnStatus, Role, UserErrorCode, describe_character, forbidden_character},
 };
 
 fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
@@ -177,6 +177,19 @@ async fn replay(
     else {
         return Ok(None);
     };
+    if earlier.status == ReturnStatus::Rejected.as_str() || earlier.status == ReturnStatus::Withdrawn.as_str() {
+        let how = if earlier.status == ReturnStatus::Rejected.as_str() { "rejected" } else { "withdrawn" };
+        let why = earlier.review_note.as_deref().map(|n| format!(" ('{n}')")).unwrap_or_default();
+        return Ok(Some(refused(
+            &["idempotencyKey"],
+            UserErrorCode::ReturnClosed,
+            format!(
+                "the key '{key}' was used for return {}, which was {how}{why}: nothing was written; to send \
+                 these values again (corrected, or as they are), use a new idempotency key",
+                earlier.id
+            ),
+        )));
+    }
     if earlier.request_fingerprint.as_deref() != Some(print) {
         return Ok(Some(refused(
             &["idempotencyKey"],

@@ -190,6 +190,9 @@ text_enum! {
         Approved => "APPROVED",
         /// Rejected by an approver; its values never become current.
         Rejected => "REJECTED",
+        /// Withdrawn by its submitting organisation before a decision; its values never
+        /// become current.
+        Withdrawn => "WITHDRAWN",
     }
 }
 
@@ -248,6 +251,9 @@ text_enum! {
         /// The request conflicts with what was done before (an idempotency key reused for
         /// other data, or a return already reviewed).
         Conflict => "CONFLICT",
+        /// The idempotency key names a return that was rejected or withdrawn: to send the
+        /// values again, use a new key.
+        ReturnClosed => "RETURN_CLOSED",
         /// The caller may not do this to this record (for example, review their own return).
         NotAllowed => "NOT_ALLOWED",
     }

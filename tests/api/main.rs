@@ -13,6 +13,7 @@ mod observations;
 mod pagination;
 mod picture;
 mod returns;
+mod review_cycle;
 mod schema;
 mod shutdown;
 mod source_fidelity;
