@@ -78,6 +78,16 @@ pub struct Config {
     #[arg(long, env = "CORS_MAX_AGE_SECONDS", default_value_t = 7_200)]
     pub cors_max_age_seconds: u64,
 
+    /// The first day of the periods `dueReturns` lists for a measure without a baseline
+    /// (YYYY-MM-DD).
+    #[arg(long, env = "DUE_SINCE", default_value = "2019-01-01")]
+    pub due_since: chrono::NaiveDate,
+
+    /// Days after a period ends by which its values are expected (`dueReturns.deadline`);
+    /// unset: no deadline.
+    #[arg(long, env = "DUE_DEADLINE_DAYS")]
+    pub due_deadline_days: Option<u32>,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -129,6 +139,8 @@ impl Config {
             cors_allowed_origins: vec!["*".into()],
             cors_allowed_headers: vec!["*".into()],
             cors_max_age_seconds: 7_200,
+            due_since: chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default(),
+            due_deadline_days: None,
             statement_timeout_ms: 30_000,
             seed_file: None,
             jwt_secret: None,
@@ -204,6 +216,8 @@ impl fmt::Debug for Config {
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("cors_allowed_headers", &self.cors_allowed_headers)
             .field("cors_max_age_seconds", &self.cors_max_age_seconds)
+            .field("due_since", &self.due_since)
+            .field("due_deadline_days", &self.due_deadline_days)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))

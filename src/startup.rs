@@ -75,6 +75,7 @@ impl Application {
             stopping: stopping_rx,
             sockets: sockets.clone(),
             metrics: Arc::new(http::metrics::Metrics::new()?),
+            due: crate::returns::due::DueRules { since: config.due_since, deadline_days: config.due_deadline_days },
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();

@@ -38,7 +38,10 @@ impl Viewer {
     }
 
     /// The values the viewer's organisation has yet to submit: each measure x area in its
-    /// scope with no value for the measure's latest period that has ended.
+    /// scope with no value for a period that has ended since the measure's baseline (the
+    /// earliest baseline of its commitments) or the configured start (`DUE_SINCE`), less the
+    /// periods an ADMIN has locked; oldest period first, with its deadline when one is
+    /// configured.
     #[graphql(complexity = "cost::list(cost::DUE, child_complexity)")]
     async fn due_returns(
         &self,
@@ -47,7 +50,8 @@ impl Viewer {
     ) -> Result<Vec<DueReturn>> {
         use super::{OrGql, request};
         let today = chrono::Utc::now().date_naive();
-        let due = crate::returns::due::due(&request(ctx).db, &self.0, today, measure.as_deref()).await.gql()?;
+        let rules = ctx.data_opt::<crate::returns::due::DueRules>().copied().unwrap_or_default();
+        let due = crate::returns::due::due(&request(ctx).db, &self.0, today, measure.as_deref(), rules).await.gql()?;
         Ok(due.into_iter().map(DueReturn).collect())
     }
 
@@ -102,8 +106,15 @@ impl DueReturn {
         Geography(self.0.geography.clone())
     }
 
-    /// The period a value is expected for: the measure's latest period that has ended.
+    /// The period a value is expected for: one that has ended, since the measure's baseline
+    /// (or the configured start), and is not locked.
     async fn period(&self) -> super::scalars::PeriodScalar {
         super::scalars::PeriodScalar(self.0.period.clone())
+    }
+
+    /// The day by which the value is expected (`DUE_DEADLINE_DAYS` after the period ends),
+    /// as an ISO 8601 date; null when no deadline is configured.
+    async fn deadline(&self) -> Option<chrono::NaiveDate> {
+        self.0.deadline
     }
 }

@@ -321,7 +321,8 @@ async fn serve(
     let mut request = Request::new(query)
         .variables(Variables::from_json(params.variables))
         .data(slot.clone())
-        .data(state.events.clone());
+        .data(state.events.clone())
+        .data(state.due);
     if let Some(operation) = operation {
         request = request.operation_name(operation);
     }

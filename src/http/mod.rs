@@ -67,6 +67,8 @@ pub struct AppState {
     pub sockets: Arc<AtomicU64>,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// Which periods `dueReturns` lists.
+    pub due: crate::returns::due::DueRules,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.

@@ -428,27 +428,60 @@ async fn an_administrator_locks_a_period_and_submissions_into_it_are_refused() {
 }
 
 #[tokio::test]
-async fn the_viewer_sees_what_its_organisation_has_yet_to_submit() {
-    use london_vision::{returns::due::latest_ended, values::PeriodType};
-    let app = spawn_app().await;
+async fn the_viewer_sees_every_period_still_due_since_the_start_less_locked_ones() {
+    use chrono::NaiveDate;
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.due_since = day(2022, 9, 1);
+        c.due_deadline_days = Some(90);
+    })
+    .await;
+    // School readiness is reported by academic year (September to August) and has no
+    // baseline: every academic year from 2022/23 that has ended by today is due, oldest first,
+    // with its deadline 90 days after 31 August.
+    let today = chrono::Utc::now().date_naive();
+    let mut expected = Vec::new();
+    let mut y = 2022;
+    while day(y + 1, 8, 31) < today {
+        let deadline = day(y + 1, 8, 31) + chrono::Days::new(90);
+        expected.push((format!("{y}/{:02}", (y + 1) % 100), deadline.to_string()));
+        y += 1;
+    }
+    assert!(expected.len() >= 4, "the test runs after August 2026");
     let camden = app.token("camden", &[Role::Submitter]);
-    let query =
-        "query($m: String) { viewer { dueReturns(measure: $m) { measure { slug } geography { code } period } } }";
-    let all = app.data_as(&camden, query, json!({})).await;
-    assert_eq!(all["viewer"]["dueReturns"].as_array().map(Vec::len), Some(43), "every measure, for Camden");
+    let query = "query($m: String) { viewer { dueReturns(measure: $m) { measure { slug } geography { code } period deadline } } }";
+    let due = |data: &Value| -> Vec<(String, String)> {
+        data["viewer"]["dueReturns"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|d| {
+                assert_eq!(d["geography"]["code"], "E09000007");
+                (d["period"].as_str().expect("period").to_owned(), d["deadline"].as_str().expect("deadline").to_owned())
+            })
+            .collect()
+    };
+    let all = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
+    assert_eq!(due(&all), expected, "{all}");
     let ncl = app.token("north-central-london-ics", &[Role::Submitter]);
     let ics = app.data_as(&ncl, query, json!({ "m": "school-readiness" })).await;
-    assert_eq!(ics["viewer"]["dueReturns"].as_array().map(Vec::len), Some(6), "the ICS and its five boroughs");
-
-    let period = latest_ended(PeriodType::AcademicYear, chrono::Utc::now().date_naive()).to_string();
-    let one = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
     assert_eq!(
-        one["viewer"]["dueReturns"],
-        json!([{ "measure": { "slug": "school-readiness" }, "geography": { "code": "E09000007" }, "period": period }])
+        ics["viewer"]["dueReturns"].as_array().map(Vec::len),
+        Some(6 * expected.len()),
+        "the ICS and its five boroughs"
     );
-    submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", &period, 66.0)])).await;
-    let none = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
-    assert_eq!(none["viewer"]["dueReturns"], json!([]), "a submitted value is no longer due");
+
+    // A value submitted is no longer due; a locked period is not due.
+    let (submitted, locked) = (expected[1].0.clone(), expected[2].0.clone());
+    submit(&app, &camden, input("camden", vec![value("school-readiness", "E09000007", &submitted, 66.0)])).await;
+    let admin = app.token("gla", &[Role::Admin]);
+    let lock = "mutation($p: Period!) { lockPeriod(input: { measure: \"school-readiness\", period: $p }) { locked } }";
+    assert_eq!(app.data_as(&admin, lock, json!({ "p": locked })).await["lockPeriod"]["locked"], true);
+    let left = app.data_as(&camden, query, json!({ "m": "school-readiness" })).await;
+    let still: Vec<(String, String)> =
+        expected.iter().filter(|(p, _)| *p != submitted && *p != locked).cloned().collect();
+    assert_eq!(due(&left), still);
+    assert!(still.len() >= 2, "the missed periods are all listed, not only the latest");
 }
 
 #[tokio::test]
