@@ -59,6 +59,25 @@ pub enum Command {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// Signed receipts of returns.
+    Receipt {
+        #[command(subcommand)]
+        action: ReceiptAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptAction {
+    /// Check a receipt's signature and print what it says (JSON); fails when it does not
+    /// verify. By default against this server's own key; `--jwks` names a key set instead
+    /// (as `/.well-known/jwks.json` serves it).
+    Verify {
+        /// A file holding the receipt (the compact JWS), or `-` for standard input.
+        file: std::path::PathBuf,
+        /// A JWK set file to verify with.
+        #[arg(long)]
+        jwks: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +154,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Receipt { action: ReceiptAction::Verify { file, jwks } } => {
+            let text = if file.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)?;
+                t
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+            };
+            let keys = match jwks {
+                Some(path) => serde_json::from_str(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                )?,
+                None => crate::receipts::ReceiptKeys::load(
+                    config.receipt_signing_key.as_ref().map(|k| secrecy::ExposeSecret::expose_secret(k)),
+                    &config.data_dir,
+                )?
+                .jwks(),
+            };
+            let claims = crate::receipts::verify(&text, &keys)?;
+            println!("{}", serde_json::to_string_pretty(&claims)?);
+        }
         Command::Demo => {
             let db = Database::connect(&config.database_url).await?;
             db.migrate().await?;

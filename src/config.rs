@@ -97,6 +97,11 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
 
+    /// The Ed25519 key receipts are signed with: 64 hex digits (32 bytes). When unset, one is
+    /// generated once and kept in `DATA_DIR/receipt-key`. Replicas must share it.
+    #[arg(long, env = "RECEIPT_SIGNING_KEY", hide_env_values = true)]
+    pub receipt_signing_key: Option<SecretString>,
+
     /// A PEM (one or more public keys) or JWKS file of RS256/ES256/EdDSA keys from an
     /// identity provider.
     #[arg(long, env = "JWT_PUBLIC_KEYS")]
@@ -145,6 +150,7 @@ impl Config {
             seed_file: None,
             jwt_secret: None,
             jwt_public_keys: None,
+            receipt_signing_key: None,
             jwt_issuer: "london-vision".into(),
             jwt_audience: "london-vision-api".into(),
             jwt_algorithms: vec!["HS256".into()],
@@ -222,6 +228,7 @@ impl fmt::Debug for Config {
             .field("seed_file", &self.seed_file)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
             .field("jwt_public_keys", &self.jwt_public_keys)
+            .field("receipt_signing_key", &self.receipt_signing_key.as_ref().map(|_| "[redacted]"))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("jwt_algorithms", &self.jwt_algorithms)

@@ -26,6 +26,8 @@ pub mod graphql;
 pub mod http;
 /// Pan-London analytics as pure functions (trajectories, later the picture).
 pub mod picture;
+/// Signed receipts of returns: EdDSA compact JWS and the server's key set.
+pub mod receipts;
 /// The submission pipeline for returns: check, then write whole or not at all.
 pub mod returns;
 /// Building and running the application.

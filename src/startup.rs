@@ -76,6 +76,10 @@ impl Application {
             sockets: sockets.clone(),
             metrics: Arc::new(http::metrics::Metrics::new()?),
             due: crate::returns::due::DueRules { since: config.due_since, deadline_days: config.due_deadline_days },
+            receipts: Arc::new(crate::receipts::ReceiptKeys::load(
+                config.receipt_signing_key.as_ref().map(secrecy::ExposeSecret::expose_secret),
+                &config.data_dir,
+            )?),
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();

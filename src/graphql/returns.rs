@@ -59,6 +59,18 @@ impl Return {
         &self.0.submitted_by
     }
 
+    /// The return's signed receipt: a compact JWS (EdDSA, Ed25519) naming the organisation,
+    /// the return, who sent it and when, and the count and SHA-256 digest of the values it
+    /// wrote (see the README for the digest's canonical form). Verify it with the key set at
+    /// `/.well-known/jwks.json`, any JOSE library, or `london-vision receipt verify`. The same
+    /// every time it is asked for.
+    #[graphql(complexity = 50)]
+    async fn receipt(&self, ctx: &Context<'_>) -> Result<String> {
+        let keys = ctx.data::<std::sync::Arc<crate::receipts::ReceiptKeys>>()?;
+        let claims = crate::returns::receipt::claims(&request(ctx).db, &self.0).await.gql()?;
+        keys.sign(&claims).map_err(|e| crate::error::AppError::Internal(e.to_string())).gql()
+    }
+
     /// The submitter's note on the return.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()

@@ -322,7 +322,8 @@ async fn serve(
         .variables(Variables::from_json(params.variables))
         .data(slot.clone())
         .data(state.events.clone())
-        .data(state.due);
+        .data(state.due)
+        .data(state.receipts.clone());
     if let Some(operation) = operation {
         request = request.operation_name(operation);
     }

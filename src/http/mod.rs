@@ -24,7 +24,7 @@ use axum::{
     extract::{Request, State},
     http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse as _, Response},
     routing::{get, post},
 };
 use tower_http::{
@@ -69,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Which periods `dueReturns` lists.
     pub due: crate::returns::due::DueRules,
+    /// The key receipts are signed with.
+    pub receipts: Arc<crate::receipts::ReceiptKeys>,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.
@@ -101,6 +103,14 @@ pub fn router(state: AppState, max_body_bytes: usize, cors: CorsLayer) -> Router
         .route("/observations.csv", get(exports::observations))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/.well-known/jwks.json",
+            get(|State(state): State<AppState>| async move {
+                let mut r = axum::Json(state.receipts.jwks()).into_response();
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+                r
+            }),
+        )
         .route(
             "/scalars/Period",
             get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], crate::values::period::GRAMMAR) }),

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod due;
 pub mod locks;
 mod read;
+pub mod receipt;
 mod review;
 mod submit;
 mod summary;
