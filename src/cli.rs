@@ -167,7 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
                 )?,
                 None => crate::receipts::ReceiptKeys::load(
-                    config.receipt_signing_key.as_ref().map(|k| secrecy::ExposeSecret::expose_secret(k)),
+                    config.receipt_signing_key.as_ref().map(secrecy::ExposeSecret::expose_secret),
                     &config.data_dir,
                 )?
                 .jwks(),
