@@ -25,6 +25,7 @@ pub enum EntityType {
     CaseStudy,
     Return,
     PeriodLock,
+    IssuedToken,
 }
 
 impl EntityType {
@@ -33,6 +34,7 @@ impl EntityType {
             Self::Priority => "Priority",
             Self::Commitment => "Commitment",
             Self::Measure => "Measure",
+            Self::IssuedToken => "IssuedToken",
             Self::Organisation => "Organisation",
             Self::CaseStudy => "CaseStudy",
             Self::Return => "Return",
@@ -57,13 +59,26 @@ pub async fn record<C: ConnectionTrait, T: Serialize>(
     before: Option<&T>,
     after: Option<&T>,
 ) -> AppResult<()> {
+    record_key(db, actor, action, entity_type, &entity_id.to_string(), before, after).await
+}
+
+/// Records one change to a record keyed by text (an issued token, by its id).
+pub async fn record_key<C: ConnectionTrait, T: Serialize>(
+    db: &C,
+    actor: &Principal,
+    action: &str,
+    entity_type: EntityType,
+    entity_id: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> AppResult<()> {
     let row = audit_event::ActiveModel {
         occurred_at: Set(Utc::now()),
         actor_subject: Set(actor.subject.clone()),
         actor_organisation: Set(Some(actor.organisation.slug.clone())),
         action: Set(action.to_owned()),
         entity_type: Set(entity_type.as_str().to_owned()),
-        entity_id: Set(entity_id.to_string()),
+        entity_id: Set(entity_id.to_owned()),
         before: Set(json(before)?),
         after: Set(json(after)?),
         ..Default::default()

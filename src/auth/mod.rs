@@ -1,5 +1,6 @@
 //! Partner identity: verifying tokens, the principal a request acts as, and its scope.
 
+pub mod manage;
 mod principal;
 pub mod tokens;
 

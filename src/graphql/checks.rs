@@ -206,7 +206,10 @@ impl Extension for Checks {
                 continue;
             }
             // Argument values that fail their type's parsing are the caller's to fix.
-            let c = if e.message.starts_with("Failed to parse") || e.message.starts_with("Invalid value") {
+            let c = if e.message.starts_with("Failed to parse")
+                || e.message.starts_with("Invalid value")
+                || e.message.starts_with("Expected input type")
+            {
                 code::BAD_USER_INPUT
             } else {
                 code::INTERNAL_SERVER_ERROR

@@ -21,6 +21,7 @@ mod returns;
 mod scalars;
 mod subscription;
 mod text_guard;
+mod tokens;
 mod user_error;
 mod viewer;
 

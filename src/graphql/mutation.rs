@@ -318,7 +318,7 @@ pub struct CatalogueMutation;
 
 /// The mutation root.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(CatalogueMutation, super::returns::ReturnMutation);
+pub struct Mutation(CatalogueMutation, super::returns::ReturnMutation, super::tokens::TokenMutation);
 
 /// Catalogue administration and case studies.
 #[Object]

@@ -87,6 +87,23 @@ impl Query {
             .collect())
     }
 
+    /// Tokens this server issued, newest first, optionally of one organisation or subject, or
+    /// only those still in force. ADMIN only.
+    #[graphql(
+        guard = "RoleGuard(&[Role::Admin])",
+        complexity = "cost::list(first.unwrap_or(50).max(0) as usize, child_complexity)"
+    )]
+    async fn issued_tokens(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tokens of this organisation (its slug).")] organisation: Option<String>,
+        #[graphql(desc = "Only tokens for this subject.")] subject: Option<String>,
+        #[graphql(desc = "Only tokens neither expired nor revoked (true).")] active: Option<bool>,
+        #[graphql(desc = "How many, newest first (at most 100; 50 when not given).")] first: Option<i32>,
+    ) -> Result<Vec<super::tokens::IssuedToken>> {
+        super::tokens::list(ctx, organisation, subject, active.unwrap_or(false), first).await
+    }
+
     /// The authenticated partner; null for an anonymous request.
     async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
         request(ctx).principal.clone().map(Viewer)

@@ -323,7 +323,8 @@ async fn serve(
         .data(slot.clone())
         .data(state.events.clone())
         .data(state.due)
-        .data(state.receipts.clone());
+        .data(state.receipts.clone())
+        .data(state.tokens.clone());
     if let Some(operation) = operation {
         request = request.operation_name(operation);
     }

@@ -282,3 +282,52 @@ fn a_changed_key_file_is_read_again() {
     assert!(!service.refresh_public_keys(), "an unreadable file changes nothing");
     assert!(service.verify(&es).is_ok());
 }
+
+#[tokio::test]
+async fn an_administrator_lists_issues_and_revokes_tokens_through_the_api() {
+    let app = spawn_app().await;
+    let admin = app.token_for("gla", "admin@gla", &[Role::Admin]);
+    let issue = "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token issuedToken { id organisation subject roles expiresAt revokedAt } userErrors { code field } } }";
+    let issued = app
+        .data_as(&admin, issue, json!({ "i": { "organisation": "camden", "subject": "camden-returns", "roles": ["SUBMITTER"], "ttl": "30d" } }))
+        .await["issueToken"]
+        .clone();
+    assert_eq!(issued["userErrors"], json!([]), "{issued}");
+    let token = issued["token"].as_str().expect("the secret, once").to_owned();
+    let id = issued["issuedToken"]["id"].as_str().expect("an id").to_owned();
+    assert_eq!(issued["issuedToken"]["roles"], json!(["SUBMITTER"]));
+    // The token works, and says who it is.
+    assert_eq!(app.data_as(&token, VIEWER, json!({})).await["viewer"]["organisation"]["slug"], "camden");
+
+    // Listed, without its secret.
+    let list = "query($o: String, $a: Boolean) { issuedTokens(organisation: $o, active: $a) { id subject revokedAt } }";
+    let listed = app.data_as(&admin, list, json!({ "o": "camden" })).await;
+    assert_eq!(listed["issuedTokens"], json!([{ "id": id, "subject": "camden-returns", "revokedAt": null }]));
+    assert!(!listed.to_string().contains(&token), "the secret is never shown again");
+
+    // Bad input changes nothing.
+    let bad = app
+        .data_as(&admin, issue, json!({ "i": { "organisation": "nowhere", "subject": " ", "ttl": "5y" } }))
+        .await["issueToken"]
+        .clone();
+    assert_eq!(bad["token"], Value::Null);
+    assert!(!bad["userErrors"].as_array().expect("errors").is_empty(), "{bad}");
+
+    // Revoked: refused from then on, listed as revoked, once only.
+    let revoke = "mutation($id: String!) { revokeToken(input: { id: $id, reason: \"script retired\" }) { issuedToken { revokedAt revokeReason } userErrors { code } } }";
+    let revoked = app.data_as(&admin, revoke, json!({ "id": id })).await["revokeToken"].clone();
+    assert_eq!(revoked["issuedToken"]["revokeReason"], "script retired", "{revoked}");
+    assert_refused(&app, &format!("Bearer {token}"), "revoked through the API").await;
+    let again = app.data_as(&admin, revoke, json!({ "id": id })).await["revokeToken"].clone();
+    assert_eq!(again["userErrors"][0]["code"], "CONFLICT");
+    let active = app.data_as(&admin, list, json!({ "o": "camden", "a": true })).await;
+    assert_eq!(active["issuedTokens"], json!([]));
+
+    // Only an ADMIN may do any of it; each action is in the audit trail.
+    let submitter = app.token("camden", &[Role::Submitter]);
+    let (_, refused) = app.graphql_as(&submitter, list, json!({})).await;
+    assert_eq!(crate::helpers::error_codes(&refused), ["FORBIDDEN"]);
+    let trail =
+        app.data_as(&admin, "{ auditEvents(entityType: \"IssuedToken\") { nodes { action } } }", json!({})).await;
+    assert_eq!(trail["auditEvents"]["nodes"], json!([{ "action": "issueToken" }, { "action": "revokeToken" }]));
+}

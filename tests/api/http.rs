@@ -217,3 +217,10 @@ async fn the_server_talks_to_postgresql_over_tls_when_the_url_requires_it() {
     let all: i64 = row.try_get("", "all").expect("all");
     assert!(all > 0 && tls == all, "{tls} of {all} connections use TLS");
 }
+
+#[tokio::test]
+async fn a_null_where_a_value_is_required_is_the_callers_to_fix() {
+    let app = spawn_app().await;
+    let body = app.graphql("query($s: String) { priority(slug: $s) { number } }", json!({ "s": null })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+}
