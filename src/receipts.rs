@@ -76,9 +76,47 @@ pub struct CanonicalValue {
 /// The digest of a return's values: they are sorted by measure, area and period first.
 pub fn digest(values: &mut [CanonicalValue]) -> String {
     values.sort_by(|a, b| (&a.measure, &a.geography, &a.period).cmp(&(&b.measure, &b.geography, &b.period)));
-    let text = serde_json::to_vec(values).unwrap_or_default();
-    let hex: String = Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    let mut d = Digester::default();
+    for v in values.iter() {
+        d.push(v);
+    }
+    d.finish()
+}
+
+/// The digest of values fed one at a time, already in order: the same bytes as the compact
+/// JSON array of them, without holding the array.
+pub struct Digester {
+    hash: Sha256,
+    count: u64,
+}
+
+impl Default for Digester {
+    fn default() -> Self {
+        let mut hash = Sha256::new();
+        hash.update(b"[");
+        Self { hash, count: 0 }
+    }
+}
+
+impl Digester {
+    pub fn push(&mut self, value: &CanonicalValue) {
+        if self.count > 0 {
+            self.hash.update(b",");
+        }
+        self.hash.update(serde_json::to_vec(value).unwrap_or_default());
+        self.count += 1;
+    }
+
+    /// How many values were fed.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn finish(mut self) -> String {
+        self.hash.update(b"]");
+        let hex: String = self.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
 }
 
 /// The server's receipt key.
@@ -267,6 +305,13 @@ mod tests {
         let a = digest(&mut [v("b", "E09000007"), v("a", "E09000012")]);
         let b = digest(&mut [v("a", "E09000012"), v("b", "E09000007")]);
         assert_eq!(a, b, "the order sent does not matter");
+        let whole = serde_json::to_vec(&[v("a", "E09000012"), v("b", "E09000007")]).expect("json");
+        let hex: String = Sha256::digest(&whole).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(a, format!("sha256:{hex}"), "fed one by one, the same bytes as the whole array");
+        assert_eq!(
+            digest(&mut []),
+            format!("sha256:{}", Sha256::digest(b"[]").iter().map(|b| format!("{b:02x}")).collect::<String>())
+        );
         // By hand: the SHA-256 of this exact text.
         let text = r#"[{"measure":"a","geography":"E09000012","period":"2023","revision":1,"value":75.0,"numerator":450.0,"denominator":600.0,"lowerCi":null,"upperCi":null,"note":null}]"#;
         let hex: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();

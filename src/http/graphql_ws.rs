@@ -41,7 +41,18 @@ impl Drop for Open {
     }
 }
 
+/// The most WebSocket connections one server process keeps open; more are answered 503.
+pub const MAX_SOCKETS: u64 = 2_000;
+
 pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, ws: WebSocketUpgrade) -> Response {
+    if state.sockets.load(Ordering::SeqCst) >= MAX_SOCKETS {
+        return super::graphql::error(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            crate::error::AppError::Busy(format!(
+                "this server holds {MAX_SOCKETS} live connections already: try again later, or another replica"
+            )),
+        );
+    }
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         state.sockets.fetch_add(1, Ordering::SeqCst);
         let _open = Open(state.sockets.clone());

@@ -5,8 +5,11 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Statemen
 
 use crate::{
     error::AppResult,
-    receipts::{CanonicalValue, ISSUER, ReceiptClaims, digest},
+    receipts::{CanonicalValue, Digester, ISSUER, ReceiptClaims},
 };
+
+/// Values read at a time.
+const PAGE: u64 = 10_000;
 
 #[derive(FromQueryResult)]
 struct Row {
@@ -28,34 +31,45 @@ pub async fn claims<C: ConnectionTrait>(db: &C, ret: &return_::Model) -> AppResu
     let org = organisation::Entity::find_by_id(ret.organisation_id).one(db).await?;
     let backend = db.get_database_backend();
     let p = if backend == DbBackend::Postgres { "$1" } else { "?" };
-    let rows = Row::find_by_statement(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "SELECT m.slug AS measure, g.code AS geography, o.period, o.revision, o.value, o.numerator, \
-             o.denominator, o.lower_ci, o.upper_ci, o.note FROM observations o \
-             JOIN measures m ON m.id = o.measure_id JOIN geographies g ON g.id = o.geography_id \
-             WHERE o.return_id = {p}"
-        ),
-        [ret.id.into()],
-    ))
-    .all(db)
-    .await?;
-    let mut values: Vec<CanonicalValue> = rows
-        .into_iter()
-        .map(|r| CanonicalValue {
-            measure: r.measure,
-            geography: r.geography,
-            period: r.period,
-            revision: r.revision,
-            value: r.value,
-            numerator: r.numerator,
-            denominator: r.denominator,
-            lower_ci: r.lower_ci,
-            upper_ci: r.upper_ci,
-            note: r.note,
-        })
-        .collect();
-    let count = values.len() as u64;
+    // In byte order (the `C` collation on PostgreSQL, SQLite's own), as `digest` sorts, and
+    // read a page at a time: a return of 400,000 values is never held whole.
+    let c = if backend == DbBackend::Postgres { " COLLATE \"C\"" } else { "" };
+    let mut digester = Digester::default();
+    let mut offset: u64 = 0;
+    loop {
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT m.slug AS measure, g.code AS geography, o.period, o.revision, o.value, o.numerator, \
+                 o.denominator, o.lower_ci, o.upper_ci, o.note FROM observations o \
+                 JOIN measures m ON m.id = o.measure_id JOIN geographies g ON g.id = o.geography_id \
+                 WHERE o.return_id = {p} ORDER BY m.slug{c}, g.code{c}, o.period{c} LIMIT {PAGE} OFFSET {offset}"
+            ),
+            [ret.id.into()],
+        ))
+        .all(db)
+        .await?;
+        let n = rows.len() as u64;
+        for r in rows {
+            digester.push(&CanonicalValue {
+                measure: r.measure,
+                geography: r.geography,
+                period: r.period,
+                revision: r.revision,
+                value: r.value,
+                numerator: r.numerator,
+                denominator: r.denominator,
+                lower_ci: r.lower_ci,
+                upper_ci: r.upper_ci,
+                note: r.note,
+            });
+        }
+        if n < PAGE {
+            break;
+        }
+        offset += n;
+    }
+    let count = digester.count();
     Ok(ReceiptClaims {
         iss: ISSUER.into(),
         sub: org.map(|o| o.slug).unwrap_or_default(),
@@ -64,6 +78,6 @@ pub async fn claims<C: ConnectionTrait>(db: &C, ret: &return_::Model) -> AppResu
         iat: ret.submitted_at.timestamp(),
         submitted_by: ret.submitted_by.clone(),
         values: count,
-        digest: digest(&mut values),
+        digest: digester.finish(),
     })
 }
