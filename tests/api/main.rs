@@ -12,6 +12,7 @@ mod nodes;
 mod observations;
 mod pagination;
 mod picture;
+mod readme;
 mod receipts;
 mod returns;
 mod review_cycle;
