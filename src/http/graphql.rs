@@ -37,8 +37,12 @@ use super::{
     AppState,
     persisted::Outcome,
     rate_limit::{self, Caller, RateSlot},
-    response_cache::{self, ResponseCache},
+    response_cache::{self, Miss, ResponseCache},
 };
+
+/// How long a request waits for another that is building the same answer before building
+/// it itself.
+const BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::{
     auth::{Principal, authenticate},
     error::AppError,
@@ -301,19 +305,34 @@ async fn serve(
         match response_cache::generation(&state.db.conn).await {
             Ok(generation) => {
                 let key = ResponseCache::key(generation, &query, operation.as_deref(), &params.variables);
-                if let Some(hit) = state.responses.get(generation, &key) {
-                    // A kept answer costs what the query cost when it ran.
-                    if !slot.spend(hit.cost) {
-                        state.metrics.rate_limited();
-                        return rate_limited(media, &slot, hit.cost);
+                let mut builder = None;
+                // At most twice: look, and if another request is building this answer, wait
+                // for it and look again; otherwise build it here.
+                for attempt in 0..2 {
+                    if let Some(hit) = state.responses.get(generation, &key) {
+                        // A kept answer costs what the query cost when it ran.
+                        if !slot.spend(hit.cost) {
+                            state.metrics.rate_limited();
+                            return rate_limited(media, &slot, hit.cost);
+                        }
+                        state.metrics.graphql(named.as_deref(), false, started.elapsed(), Some(hit.cost), &[]);
+                        let mut http =
+                            finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
+                        standing_headers(&slot, &mut http);
+                        return http;
                     }
-                    state.metrics.graphql(named.as_deref(), false, started.elapsed(), Some(hit.cost), &[]);
-                    let mut http =
-                        finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
-                    standing_headers(&slot, &mut http);
-                    return http;
+                    if attempt == 1 {
+                        break;
+                    }
+                    match state.responses.build_or_wait(key, BUILD_PATIENCE).await {
+                        Miss::Build(b) => {
+                            builder = Some(b);
+                            break;
+                        }
+                        Miss::Retry => {}
+                    }
                 }
-                kept = Some((generation, key));
+                kept = Some((generation, key, builder));
             }
             Err(e) => tracing::warn!(error = %e, "reading the data generation: answering without the cache"),
         }
@@ -365,8 +384,12 @@ async fn serve(
     };
     let (status, body, ok) = answer;
     let mut etag = None;
-    if ok && let Some((generation, key)) = kept {
-        etag = state.responses.put(generation, key, body.clone(), cost).map(|c| c.etag);
+    if let Some((generation, key, builder)) = kept {
+        if ok {
+            etag = state.responses.put(generation, key, body.clone(), cost).map(|c| c.etag);
+        }
+        // Those waiting for this answer look again now.
+        drop(builder);
     }
     let mut http = finish(state, headers, media, by_get, status, body, etag, anonymous && ok && !mutation);
     standing_headers(&slot, &mut http);

@@ -13,7 +13,7 @@
 //! The cache is bounded in bytes, least recently used first out; answers with errors, and
 //! answers to callers with a token, are never kept.
 
-use std::sync::Mutex;
+use std::{collections::HashMap, sync::Mutex};
 
 use axum::{body::Bytes, http::HeaderValue};
 use lru::LruCache;
@@ -35,6 +35,31 @@ pub type Key = [u8; 32];
 pub struct ResponseCache {
     budget: usize,
     inner: Mutex<Inner>,
+    /// Answers being built now, by key: a request that finds its answer being built waits
+    /// for it rather than building it again (after a change, every dashboard asks at once).
+    building: Mutex<HashMap<Key, tokio::sync::watch::Receiver<bool>>>,
+}
+
+/// What a request that missed the cache does.
+pub enum Miss {
+    /// Build the answer; dropping the guard (after `put`, or on failure) releases the waiters.
+    Build(Builder),
+    /// Another request built it meanwhile (or gave up): look again.
+    Retry,
+}
+
+/// The one request building an answer.
+pub struct Builder {
+    key: Key,
+    cache: std::sync::Arc<ResponseCache>,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        self.cache.building.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.key);
+        let _ = self.done.send(true);
+    }
 }
 
 struct Inner {
@@ -47,7 +72,29 @@ struct Inner {
 impl ResponseCache {
     /// A cache of at most `budget` bytes of answers (0 keeps nothing).
     pub fn new(budget: usize) -> Self {
-        Self { budget, inner: Mutex::new(Inner { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }) }
+        Self {
+            budget,
+            inner: Mutex::new(Inner { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }),
+            building: Mutex::default(),
+        }
+    }
+
+    /// After a miss: become the request that builds the answer for `key`, or wait (at most
+    /// `patience`) for the one that is building it and look again.
+    pub async fn build_or_wait(self: &std::sync::Arc<Self>, key: Key, patience: std::time::Duration) -> Miss {
+        let mut waiting = {
+            let mut building = self.building.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match building.get(&key) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (done, rx) = tokio::sync::watch::channel(false);
+                    building.insert(key, rx);
+                    return Miss::Build(Builder { key, cache: self.clone(), done });
+                }
+            }
+        };
+        let _ = tokio::time::timeout(patience, waiting.wait_for(|done| *done)).await;
+        Miss::Retry
     }
 
     pub fn enabled(&self) -> bool {
@@ -183,6 +230,31 @@ mod tests {
         // An answer built before the newest generation is not kept.
         cache.put(1, k(13), Bytes::from_static(b"old"), 1);
         assert!(cache.get(2, &k(13)).is_none());
+    }
+
+    #[tokio::test]
+    async fn one_request_builds_an_answer_while_the_others_wait_for_it() {
+        let cache = std::sync::Arc::new(ResponseCache::new(1 << 20));
+        let key = [1; 32];
+        let Miss::Build(builder) = cache.build_or_wait(key, std::time::Duration::from_secs(5)).await else {
+            panic!("the first miss builds");
+        };
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let miss = cache.build_or_wait(key, std::time::Duration::from_secs(5)).await;
+                (matches!(miss, Miss::Retry), cache.get(1, &key).is_some(), started.elapsed())
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        cache.put(1, key, Bytes::from_static(b"{}"), 1);
+        drop(builder);
+        let (retried, found, waited) = waiter.await.expect("joins");
+        assert!(retried && found, "the waiter finds the built answer");
+        assert!(waited >= std::time::Duration::from_millis(40), "it waited for it");
+        // Released: the next miss builds again.
+        assert!(matches!(cache.build_or_wait([2; 32], std::time::Duration::from_secs(1)).await, Miss::Build(_)));
     }
 
     #[test]
