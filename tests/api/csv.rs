@@ -146,24 +146,43 @@ async fn the_example_partner_script_submits_a_csv_and_is_safe_to_rerun() {
     std::fs::write(&file, format!("{HEADER}\nschool-readiness,E09000007,2022/23,67.2,,,,,\n")).expect("write");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/submit_return.py");
     let (address, secret) = (app.address.clone(), token.clone());
-    let run = move || {
+    let run_with = move |extra: &'static [&'static str]| {
         let output = Command::new("python3")
             .arg(&script)
             .arg(&file)
+            .args(extra)
             .env("LONDON_VISION_URL", &address)
             .env("LONDON_VISION_TOKEN", &secret)
             .output()
             .expect("python3 runs");
         (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
     };
+    let run = {
+        let run_with = run_with.clone();
+        move || run_with(&[])
+    };
     let (code, out) = tokio::task::spawn_blocking(run.clone()).await.expect("joined");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("accepted: 1  unchanged: 0  rejected: 0"), "{out}");
-    let (code, out) = tokio::task::spawn_blocking(run).await.expect("joined");
+    let (code, out) = tokio::task::spawn_blocking(run.clone()).await.expect("joined");
     assert_eq!(code, Some(0));
     assert!(out.contains("replayed"), "a rerun replays the first result: {out}");
-    let count = app.data_as(&token, "{ returns { totalCount } }", json!({})).await;
+    let count = app.data_as(&token, "{ returns { totalCount nodes { id } } }", json!({})).await;
     assert_eq!(count["returns"]["totalCount"], 1);
+
+    // Rejected: the same file again stops and says why; with --resend it goes under a new key.
+    let approver = app.token_for("camden", "reviewer@camden", &[Role::Approver]);
+    let reject = "mutation($id: ID!) { rejectReturn(input: { id: $id, note: \"wrong year\" }) { return { status } } }";
+    app.data_as(&approver, reject, json!({ "id": count["returns"]["nodes"][0]["id"] })).await;
+    let (code, out) = tokio::task::spawn_blocking(run).await.expect("joined");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rejected") && out.contains("--resend"), "{out}");
+    let resend = move || run_with(&["--resend"]);
+    let (code, out) = tokio::task::spawn_blocking(resend).await.expect("joined");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("accepted: 1"), "{out}");
+    let count = app.data_as(&token, "{ returns { totalCount } }", json!({})).await;
+    assert_eq!(count["returns"]["totalCount"], 2);
 }
 
 #[tokio::test]
