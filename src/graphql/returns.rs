@@ -335,7 +335,15 @@ fn lock_payload<P: From<(Option<Measure>, PeriodScalar, bool, Vec<UserError>)>>(
     }
 }
 
-/// Approves or rejects a return: its outcome as (the return, why nothing changed).
+/// Tells live subscribers of every process that a return changed status.
+async fn announce(ctx: &Context<'_>, event: crate::events::Event) {
+    if let Some(events) = ctx.data_opt::<crate::events::Events>() {
+        events.announce(event).await;
+    }
+}
+
+/// Approves, rejects (`decision` APPROVED or REJECTED) or withdraws (WITHDRAWN) a return:
+/// its outcome as (the return, why nothing changed).
 async fn review(
     ctx: &Context<'_>,
     id: ID,
@@ -353,11 +361,15 @@ async fn review(
             )]),
         ));
     }
-    match returns::review(&request(ctx).db, actor(ctx)?, key, decision, note).await.gql()? {
+    let db = &request(ctx).db;
+    let outcome = if decision == ReturnStatus::Withdrawn {
+        returns::withdraw(db, actor(ctx)?, key, note).await
+    } else {
+        returns::review(db, actor(ctx)?, key, decision, note).await
+    };
+    match outcome.gql()? {
         Ok(r) => {
-            if let Some(events) = ctx.data_opt::<crate::events::Events>() {
-                events.announce(crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
-            }
+            announce(ctx, crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
             Ok((Some(Return(r)), Vec::new()))
         }
         Err(errors) => Ok((None, user_error::all(errors))),
@@ -400,10 +412,8 @@ impl ReturnMutation {
             note: input.note,
         };
         let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
-        if let (Some(event), Some(events)) =
-            (crate::events::Event::of_submission(&outcome), ctx.data_opt::<crate::events::Events>())
-        {
-            events.announce(event).await;
+        if let Some(event) = crate::events::Event::of_submission(&outcome) {
+            announce(ctx, event).await;
         }
         SubmitReturnPayload::from_outcome(ctx, outcome).await
     }
@@ -465,20 +475,7 @@ impl ReturnMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to do: the fields of `WithdrawReturnInput`.")] input: WithdrawReturnInput,
     ) -> Result<WithdrawReturnPayload> {
-        let (node_type, key) = ids::decode(&input.id).gql()?;
-        if node_type != ids::NodeType::Return {
-            let wrong =
-                error::UserError::new(&["id"], crate::values::UserErrorCode::Invalid, "the ID is not a return's");
-            return Ok(WithdrawReturnPayload { return_: None, user_errors: user_error::all(vec![wrong]) });
-        }
-        match returns::withdraw(&request(ctx).db, actor(ctx)?, key, input.note).await.gql()? {
-            Ok(r) => {
-                if let Some(events) = ctx.data_opt::<crate::events::Events>() {
-                    events.announce(crate::events::Event { return_id: r.id, status: r.status.clone() }).await;
-                }
-                Ok(WithdrawReturnPayload { return_: Some(Return(r)), user_errors: Vec::new() })
-            }
-            Err(errors) => Ok(WithdrawReturnPayload { return_: None, user_errors: user_error::all(errors) }),
-        }
+        let (return_, user_errors) = review(ctx, input.id, input.note, ReturnStatus::Withdrawn).await?;
+        Ok(WithdrawReturnPayload { return_, user_errors })
     }
 }

@@ -56,14 +56,17 @@ async fn a_return_has_a_receipt_that_verifies_and_covers_its_values() {
 
     // The command line verifies it with the server's own key, and refuses an altered one.
     let file = app.config.data_dir.join("receipt.jws");
-    std::fs::write(&file, &receipt).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_london-vision"))
-        .args(["receipt", "verify"])
-        .arg(&file)
-        .env("DATABASE_URL", &app.database_url)
-        .env("DATA_DIR", &app.config.data_dir)
-        .output()
-        .expect("runs");
+    let verify = |text: &str| {
+        std::fs::write(&file, text).expect("write");
+        std::process::Command::new(env!("CARGO_BIN_EXE_london-vision"))
+            .args(["receipt", "verify"])
+            .arg(&file)
+            .env("DATABASE_URL", &app.database_url)
+            .env("DATA_DIR", &app.config.data_dir)
+            .output()
+            .expect("runs")
+    };
+    let out = verify(&receipt);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(printed["digest"], claims.digest.as_str());
@@ -73,13 +76,6 @@ async fn a_return_has_a_receipt_that_verifies_and_covers_its_values() {
         serde_json::to_vec(&json!({ "iss": "london-vision", "sub": "hackney", "values": 2 })).expect("json"),
     );
     parts[1] = &forged;
-    std::fs::write(&file, parts.join(".")).expect("write");
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_london-vision"))
-        .args(["receipt", "verify"])
-        .arg(&file)
-        .env("DATABASE_URL", &app.database_url)
-        .env("DATA_DIR", &app.config.data_dir)
-        .output()
-        .expect("runs");
+    let refused = verify(&parts.join("."));
     assert!(!refused.status.success(), "a forged receipt does not verify");
 }
