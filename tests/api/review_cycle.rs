@@ -145,3 +145,65 @@ async fn a_key_used_for_a_rejected_return_says_so_and_a_new_key_sends_the_values
     assert_eq!(fresh["userErrors"], json!([]), "{fresh}");
     assert_eq!(fresh["accepted"], 1);
 }
+
+/// A withdrawal and an approval of the same return at the same moment: exactly one wins, the
+/// other is told, and nothing fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_racing_an_approval_decides_once() {
+    let app = spawn_app().await;
+    let camden = app.token_for("camden", "lead@camden", &[Role::Submitter]);
+    let approver = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } userErrors { code } } }";
+    for round in 0..4 {
+        let id = sent(&app, "camden", "analyst@camden", CAMDEN, 50.0 + f64::from(round)).await;
+        let (w, a) = tokio::join!(
+            app.graphql_as(&camden, WITHDRAW, json!({ "id": id })),
+            app.graphql_as(&approver, approve, json!({ "id": id })),
+        );
+        for (status, body) in [&w, &a] {
+            assert_eq!(*status, 200, "{body}");
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+        let won = [&w.1["data"]["withdrawReturn"], &a.1["data"]["approveReturn"]]
+            .iter()
+            .filter(|p| p["userErrors"].as_array().is_some_and(Vec::is_empty))
+            .count();
+        assert_eq!(won, 1, "one decision: {w:?} {a:?}");
+        let lost = [&w.1["data"]["withdrawReturn"], &a.1["data"]["approveReturn"]]
+            .iter()
+            .find_map(|p| p["userErrors"][0]["code"].as_str().map(str::to_owned));
+        assert_eq!(lost.as_deref(), Some("CONFLICT"));
+    }
+}
+
+#[tokio::test]
+async fn long_and_hostile_text_in_the_new_inputs_is_refused_with_a_code() {
+    let app = spawn_app().await;
+    let camden = app.token_for("camden", "lead@camden", &[Role::Submitter]);
+    let admin = app.token_for("gla", "admin@gla", &[Role::Admin]);
+    let id = sent(&app, "camden", "analyst@camden", CAMDEN, 40.0).await;
+    let long = "x".repeat(100_000);
+    let withdraw = app.data_as(&camden, WITHDRAW, json!({ "id": id, "note": long })).await["withdrawReturn"].clone();
+    assert_eq!(withdraw["userErrors"][0]["code"], "TOO_LONG", "{withdraw}");
+    let issue = "mutation($s: String!, $t: String!) { issueToken(input: { organisation: \"camden\", subject: $s, ttl: $t }) { token userErrors { code } } }";
+    for (subject, ttl) in [(long.as_str(), "1d"), ("ok", long.as_str()), ("a\u{0}b", "1d")] {
+        let (status, body) = app.graphql_as(&admin, issue, json!({ "s": subject, "t": ttl })).await;
+        assert_eq!(status, 200);
+        let coded = body["data"]["issueToken"]["userErrors"][0]["code"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| error_codes(&body).first().cloned());
+        assert!(coded.is_some_and(|c| c != "INTERNAL_SERVER_ERROR"), "{body}");
+        assert!(body["data"]["issueToken"]["token"].is_null(), "nothing issued");
+    }
+    let revoke = "mutation($id: String!) { revokeToken(input: { id: $id, reason: \"r\" }) { userErrors { code } } }";
+    let none = app.data_as(&admin, revoke, json!({ "id": long })).await;
+    assert_eq!(none["revokeToken"]["userErrors"][0]["code"], "NOT_FOUND");
+    let list =
+        app.data_as(&admin, "query($o: String) { issuedTokens(organisation: $o) { id } }", json!({ "o": long })).await;
+    assert_eq!(list["issuedTokens"], json!([]));
+    // Lists inside lists: the queue's returns, their values, each value's history.
+    let nested = "{ viewer { returnsToReview(first: 100) { nodes { observations(first: 100) { nodes { history(first: 100) { value } } } } } } }";
+    let (_, body) = app.graphql_as(&camden, nested, json!({})).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+}
