@@ -22,6 +22,12 @@ pub struct Model {
     pub return_id: i64,
     pub submitted_at: DateTimeUtc,
     pub submitted_by: String,
+    /// The row of its return that carried it (0-based position, or CSV line); null for
+    /// values written before rows were kept.
+    pub source_row: Option<i32>,
+    /// The current value it replaced when it was written; null when there was none, or for
+    /// values written before replaced values were kept (`source_row` null).
+    pub replaced_value: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261123_000003_current_values;
 mod m20261123_000004_observations_by_measure;
 mod m20261123_000005_current_values_by_measure;
 mod m20261201_000001_data_generation;
+mod m20261201_000002_observation_rows;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_observations_by_measure::Migration),
             Box::new(m20261123_000005_current_values_by_measure::Migration),
             Box::new(m20261201_000001_data_generation::Migration),
+            Box::new(m20261201_000002_observation_rows::Migration),
         ]
     }
 }

@@ -77,10 +77,11 @@ pub(super) async fn revisions(
         .collect()
 }
 
-/// Inserts the new revisions `rows` (each with its revision number) of one return.
+/// Inserts the new revisions `rows` of one return: each with its revision number and the
+/// current value it replaces (if any).
 pub(super) async fn insert(
     tx: &DatabaseTransaction,
-    rows: &[(&ValidRow, i32)],
+    rows: &[(&ValidRow, i32, Option<f64>)],
     return_id: i64,
     submitted_at: chrono::DateTime<chrono::Utc>,
     submitted_by: &str,
@@ -89,24 +90,27 @@ pub(super) async fn insert(
         return Ok(());
     }
     let sql = "INSERT INTO observations (measure_id, geography_id, period, period_start, period_end, revision, \
-           value, numerator, denominator, lower_ci, upper_ci, note, return_id, submitted_at, submitted_by) \
-         SELECT m, g, p, ps, pe, rev, v, n, d, lo, hi, note, $13, $14, $15 \
+           value, numerator, denominator, lower_ci, upper_ci, note, source_row, replaced_value, return_id, \
+           submitted_at, submitted_by) \
+         SELECT m, g, p, ps, pe, rev, v, n, d, lo, hi, note, r, was, $15, $16, $17 \
          FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::date[], $5::date[], $6::int[], $7::float8[], \
-           $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[]) \
-           AS t(m, g, p, ps, pe, rev, v, n, d, lo, hi, note)";
+           $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::int[], $14::float8[]) \
+           AS t(m, g, p, ps, pe, rev, v, n, d, lo, hi, note, r, was)";
     let values: Vec<sea_orm::Value> = vec![
-        number_array(rows.iter().map(|(r, _)| Some(r.measure_id))).into(),
-        number_array(rows.iter().map(|(r, _)| Some(r.geography_id))).into(),
-        text_array(rows.iter().map(|(r, _)| Some(r.period.as_str()))).into(),
-        number_array(rows.iter().map(|(r, _)| Some(r.period_start))).into(),
-        number_array(rows.iter().map(|(r, _)| Some(r.period_end))).into(),
-        number_array(rows.iter().map(|(_, rev)| Some(*rev))).into(),
-        number_array(rows.iter().map(|(r, _)| Some(r.value))).into(),
-        number_array(rows.iter().map(|(r, _)| r.numerator)).into(),
-        number_array(rows.iter().map(|(r, _)| r.denominator)).into(),
-        number_array(rows.iter().map(|(r, _)| r.lower_ci)).into(),
-        number_array(rows.iter().map(|(r, _)| r.upper_ci)).into(),
-        text_array(rows.iter().map(|(r, _)| r.note.as_deref())).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.measure_id))).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.geography_id))).into(),
+        text_array(rows.iter().map(|(r, ..)| Some(r.period.as_str()))).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.period_start))).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.period_end))).into(),
+        number_array(rows.iter().map(|(_, rev, _)| Some(*rev))).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.value))).into(),
+        number_array(rows.iter().map(|(r, ..)| r.numerator)).into(),
+        number_array(rows.iter().map(|(r, ..)| r.denominator)).into(),
+        number_array(rows.iter().map(|(r, ..)| r.lower_ci)).into(),
+        number_array(rows.iter().map(|(r, ..)| r.upper_ci)).into(),
+        text_array(rows.iter().map(|(r, ..)| r.note.as_deref())).into(),
+        number_array(rows.iter().map(|(r, ..)| Some(r.row))).into(),
+        number_array(rows.iter().map(|(.., was)| *was)).into(),
         return_id.into(),
         submitted_at.into(),
         submitted_by.to_owned().into(),

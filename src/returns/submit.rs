@@ -6,11 +6,10 @@ use std::collections::HashSet;
 
 use entity::{geography, measure, period_lock, return_};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use sha2::{Digest, Sha256};
 
 use super::validate::Rules;
-use super::write::{WriteError, write};
-use super::{MAX_ERRORS, MAX_NOTE, Rows, Submission, SubmitOutcome, WRITE_PATIENCE};
+use super::write::{WriteError, pass, write};
+use super::{MAX_NOTE, Submission, SubmitOutcome, WRITE_PATIENCE};
 use crate::{
     auth::Principal,
     db::{Fault, fault},
@@ -18,7 +17,7 @@ use crate::{
     values::{Lines, ReturnStatus, Role, UserErrorCode, describe_character, forbidden_character},
 };
 
-fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
+pub(super) fn refused(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> SubmitOutcome {
     SubmitOutcome { user_errors: vec![UserError::new(field, code, message)], ..SubmitOutcome::default() }
 }
 
@@ -62,40 +61,20 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         scope: actor.scope.clone(),
         seen: HashSet::new(),
     };
-    // The first pass reads and checks every row: a file of any length, so off the async
-    // runtime, where it would hold up other requests.
     let head = serde_json::to_vec(&(&submission.organisation, &submission.note)).unwrap_or_default();
-    let rows = submission.rows.clone();
-    let pass = tokio::task::spawn_blocking(move || first_pass(&rows, rules, &head))
-        .await
-        .map_err(|e| AppError::Internal(format!("checking a return failed: {e}")))??;
-    let FirstPass { mut rules, mut errors, errors_truncated, rejected, count, print } = pass;
-    if count == 0 {
-        return Ok(refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
-    }
     if !submission.dry_run
-        && let Some(earlier) = replay(db, actor, &submission, &print).await?
+        && let Some(earlier) = replay(db, actor, &submission, &rules, &head).await?
     {
         return Ok(earlier);
     }
-    if rejected > 0 {
-        errors.sort_by_key(|e| e.row.unwrap_or(-1));
-        return Ok(SubmitOutcome {
-            rejected,
-            user_errors: errors,
-            user_errors_truncated: errors_truncated,
-            ..SubmitOutcome::default()
-        });
-    }
 
-    // Second pass: write, trying again while other writers hold what this one needs.
+    // One pass: read, check and write, trying again while other writers hold what it needs.
     let started = std::time::Instant::now();
     for attempt in 1u64.. {
         if crate::db::abandoned() {
             return Err(AppError::Internal("the caller went away before the return was written".into()));
         }
-        rules.seen.clear();
-        match write(db, actor, &submission, &print, &mut rules).await {
+        match write(db, actor, &submission, rules.clone(), head.clone()).await {
             Ok(outcome) => return Ok(outcome),
             Err(WriteError::Db(e)) if matches!(fault(&e), Fault::Contention | Fault::Unique) => {
                 if started.elapsed() >= WRITE_PATIENCE {
@@ -103,7 +82,7 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
                     return Err(AppError::busy());
                 }
                 if !submission.dry_run
-                    && let Some(earlier) = replay(db, actor, &submission, &print).await?
+                    && let Some(earlier) = replay(db, actor, &submission, &rules, &head).await?
                 {
                     return Ok(earlier);
                 }
@@ -122,51 +101,13 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
     unreachable!("BUG: the attempts never run out; the patience does")
 }
 
-/// What the first pass over a return's rows found.
-struct FirstPass {
-    rules: Rules,
-    errors: Vec<UserError>,
-    errors_truncated: bool,
-    rejected: i32,
-    count: usize,
-    /// The digest of the return (its organisation, note and rows), so that an idempotency
-    /// key reused for other data is caught.
-    print: String,
-}
-
-/// Checks every row, keeping only the keys seen (so any length fits in bounded memory).
-fn first_pass(rows: &Rows, mut rules: Rules, head: &[u8]) -> AppResult<FirstPass> {
-    let mut digest = Sha256::new();
-    digest.update(head);
-    let (mut errors, mut errors_truncated, mut rejected, mut count) = (Vec::new(), false, 0, 0usize);
-    for item in rows.open()? {
-        count += 1;
-        let problems = match item {
-            Ok(raw) => {
-                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
-                let mut found = Vec::new();
-                rules.check(&raw, &mut found);
-                found
-            }
-            Err(problems) => problems,
-        };
-        if !problems.is_empty() {
-            rejected += 1;
-            let room = MAX_ERRORS.saturating_sub(errors.len());
-            errors_truncated |= problems.len() > room;
-            errors.extend(problems.into_iter().take(room));
-        }
-    }
-    let print = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(FirstPass { rules, errors, errors_truncated, rejected, count, print })
-}
-
 /// The stored outcome of an earlier return with the same key from the same organisation.
 async fn replay(
     db: &DatabaseConnection,
     actor: &Principal,
     s: &Submission,
-    print: &str,
+    rules: &Rules,
+    head: &[u8],
 ) -> AppResult<Option<SubmitOutcome>> {
     let Some(key) = &s.idempotency_key else { return Ok(None) };
     let Some(earlier) = return_::Entity::find()
@@ -190,7 +131,13 @@ async fn replay(
             ),
         )));
     }
-    if earlier.request_fingerprint.as_deref() != Some(print) {
+    // The same key again: the same return only if its rows are the same (read off the
+    // async runtime: a file of any length).
+    let (rows, rules, head) = (s.rows.clone(), rules.clone(), head.to_vec());
+    let read = tokio::task::spawn_blocking(move || pass(&rows, rules, &head, None))
+        .await
+        .map_err(|e| AppError::Internal(format!("reading a return failed: {e}")))??;
+    if earlier.request_fingerprint.as_deref() != Some(read.print.as_str()) {
         return Ok(Some(refused(
             &["idempotencyKey"],
             UserErrorCode::Conflict,

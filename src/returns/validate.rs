@@ -40,6 +40,7 @@ pub struct ValidRow {
 }
 
 /// What rows are checked against: the catalogue, the caller's area and the locked periods.
+#[derive(Clone)]
 pub struct Rules {
     pub measures: HashMap<String, measure::Model>,
     pub geographies: HashMap<String, geography::Model>,

@@ -9,12 +9,14 @@ use sea_orm::{
     DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
 };
 
+use sha2::{Digest, Sha256};
+
 use super::validate::Rules;
-use super::{BATCH, MAX_CHANGES, Submission, SubmitOutcome, ValidRow, ValueChange, locks};
+use super::{BATCH, MAX_CHANGES, MAX_ERRORS, Rows, Submission, SubmitOutcome, ValidRow, ValueChange, locks};
 use crate::{
     audit::{self, EntityType},
     auth::Principal,
-    error::{AppError, UserError},
+    error::{AppError, AppResult, UserError},
     values::{ChangeKind, ReturnStatus, UserErrorCode},
 };
 
@@ -111,16 +113,19 @@ fn same_figures(o: &observation::Model, r: &ValidRow) -> bool {
         && o.note == r.note
 }
 
-/// Writes the return and its new revisions in one transaction, a batch at a time (or, for a
-/// dry run, works out what would be written and writes nothing). A return that would carry
-/// no new value is not created. Periods locked while the return was being written are
-/// checked again inside the transaction, under the measure's lock (see `locks`).
+/// Reads, checks and writes the return in one pass: a blocking thread reads and checks the
+/// rows (see `pass`) while this transaction writes the batch before, so the database and
+/// the checks work at the same time. The return and its new revisions are written in one
+/// transaction, or nothing is: a refused row rolls back everything written before it (or,
+/// for a dry run, it works out what would be written and writes nothing). A return that
+/// would carry no new value is not created. Periods locked while the return was being
+/// written are checked again inside the transaction, under the measure's lock (see `locks`).
 pub(super) async fn write(
     db: &DatabaseConnection,
     actor: &Principal,
     s: &Submission,
-    print: &str,
-    rules: &mut Rules,
+    rules: Rules,
+    head: Vec<u8>,
 ) -> Result<SubmitOutcome, WriteError> {
     // A dry run only reads: it need not wait for the write lock.
     let tx = if s.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
@@ -134,7 +139,8 @@ pub(super) async fn write(
                 status: Set(ReturnStatus::Submitted.as_str().to_owned()),
                 note: Set(s.note.clone()),
                 idempotency_key: Set(s.idempotency_key.clone()),
-                request_fingerprint: Set(Some(print.to_owned())),
+                // Set with the outcome, once every row has been read.
+                request_fingerprint: Set(None),
                 outcome: Set(None),
                 submitted_at: Set(now),
                 submitted_by: Set(actor.subject.clone()),
@@ -146,28 +152,17 @@ pub(super) async fn write(
     };
     let mut outcome = SubmitOutcome::default();
     let mut written: BTreeSet<(i64, String)> = BTreeSet::new();
-    let mut rows = s.rows.open().map_err(WriteError::App)?;
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     let batch_size = if postgres { super::bulk::BATCH } else { BATCH };
-    loop {
+    // Two batches in flight at most: the one being written and the one being checked.
+    let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<ValidRow>>(1);
+    let rows = s.rows.clone();
+    let reader = tokio::task::spawn_blocking(move || pass(&rows, rules, &head, Some((to_writer, batch_size))));
+    while let Some(batch) = batches.recv().await {
         if crate::db::abandoned() {
+            drop(batches);
             tx.rollback().await?;
             return Err(WriteError::App(AppError::Internal("the caller went away: the return was rolled back".into())));
-        }
-        // The rows were all checked in the first pass; they are checked again here only to
-        // resolve their references, so a problem now means the catalogue changed meanwhile.
-        let mut batch = Vec::with_capacity(batch_size);
-        for item in rows.by_ref().take(batch_size) {
-            let raw =
-                item.map_err(|_| WriteError::App(AppError::Internal("an upload changed while it was written".into())))?;
-            let mut problems = Vec::new();
-            match rules.check(&raw, &mut problems) {
-                Some(valid) => batch.push(valid),
-                None => return Err(WriteError::Refused(problems)),
-            }
-        }
-        if batch.is_empty() {
-            break;
         }
         let current = current_values(&tx, &batch).await?;
         let mut to_write = Vec::new();
@@ -202,7 +197,7 @@ pub(super) async fn write(
                 Some(rev) => {
                     outcome.accepted += 1;
                     written.insert((r.measure_id, r.period.clone()));
-                    to_write.push((r, rev));
+                    to_write.push((r, rev, live.map(|o| o.value)));
                 }
                 None => outcome.unchanged += 1,
             }
@@ -216,12 +211,11 @@ pub(super) async fn write(
                 (a.0.measure_id, a.0.geography_id, &a.0.period).cmp(&(b.0.measure_id, b.0.geography_id, &b.0.period))
             });
             if postgres {
-                let rows: Vec<(&ValidRow, i32)> = to_write.iter().map(|(r, rev)| (*r, *rev)).collect();
-                super::bulk::insert(&tx, &rows, ret.id, now, &actor.subject).await?;
+                super::bulk::insert(&tx, &to_write, ret.id, now, &actor.subject).await?;
                 continue;
             }
             // SQLite: a multi-row insert of at most `BATCH` rows (within its parameter limit).
-            let models = to_write.iter().map(|(r, rev)| observation::ActiveModel {
+            let models = to_write.iter().map(|(r, rev, replaced)| observation::ActiveModel {
                 measure_id: Set(r.measure_id),
                 geography_id: Set(r.geography_id),
                 period: Set(r.period.clone()),
@@ -237,10 +231,30 @@ pub(super) async fn write(
                 return_id: Set(ret.id),
                 submitted_at: Set(now),
                 submitted_by: Set(actor.subject.clone()),
+                source_row: Set(Some(r.row)),
+                replaced_value: Set(*replaced),
                 ..Default::default()
             });
             observation::Entity::insert_many(models).exec_without_returning(&tx).await?;
         }
+    }
+    let read =
+        reader.await.map_err(|e| WriteError::App(AppError::Internal(format!("reading a return failed: {e}"))))?;
+    let read = read.map_err(WriteError::App)?;
+    if read.count == 0 {
+        tx.rollback().await?;
+        return Ok(super::submit::refused(&["values"], UserErrorCode::Required, "a return needs at least one value"));
+    }
+    if read.rejected > 0 {
+        tx.rollback().await?;
+        let mut errors = read.errors;
+        errors.sort_by_key(|e| e.row.unwrap_or(-1));
+        return Ok(SubmitOutcome {
+            rejected: read.rejected,
+            user_errors: errors,
+            user_errors_truncated: read.errors_truncated,
+            ..SubmitOutcome::default()
+        });
     }
     let Some(ret) = ret else {
         tx.rollback().await?;
@@ -274,6 +288,7 @@ pub(super) async fn write(
     let stored = serde_json::to_string(&outcome).map_err(|e| WriteError::App(AppError::Internal(e.to_string())))?;
     let mut row = ret.into_active_model();
     row.outcome = Set(Some(stored));
+    row.request_fingerprint = Set(Some(read.print));
     let ret = row.update(&tx).await?;
     let summary = serde_json::json!({ "return": ret.id, "accepted": outcome.accepted, "unchanged": outcome.unchanged, "status": ret.status });
     audit::record(&tx, actor, "submitReturn", EntityType::Return, ret.id, None, Some(&summary))
@@ -281,4 +296,68 @@ pub(super) async fn write(
         .map_err(WriteError::App)?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// What a pass over a return's rows found, beside the batches it handed on.
+pub(super) struct Pass {
+    pub errors: Vec<UserError>,
+    pub errors_truncated: bool,
+    pub rejected: i32,
+    pub count: usize,
+    /// The digest of the return (its organisation, note and rows), so that an idempotency
+    /// key reused for other data is caught.
+    pub print: String,
+}
+
+/// Reads and checks every row of `rows` (keeping only the keys seen, so any length fits in
+/// bounded memory) and digests them. While no row has been refused, the valid rows go to
+/// `batches`, `batch` at a time; the first problem stops that, and the rest are only checked.
+/// Runs off the async runtime (a file of any length); when the receiver goes away, it stops.
+pub(super) fn pass(
+    rows: &Rows,
+    mut rules: Rules,
+    head: &[u8],
+    batches: Option<(tokio::sync::mpsc::Sender<Vec<ValidRow>>, usize)>,
+) -> AppResult<Pass> {
+    let mut digest = Sha256::new();
+    digest.update(head);
+    let (mut errors, mut errors_truncated, mut rejected, mut count) = (Vec::new(), false, 0, 0usize);
+    let mut sending = batches;
+    let mut batch = Vec::new();
+    for item in rows.open()? {
+        count += 1;
+        let problems = match item {
+            Ok(raw) => {
+                digest.update(serde_json::to_vec(&raw).unwrap_or_default());
+                let mut found = Vec::new();
+                if let Some(valid) = rules.check(&raw, &mut found)
+                    && let Some((to, size)) = &sending
+                {
+                    batch.push(valid);
+                    if batch.len() >= *size && to.blocking_send(std::mem::take(&mut batch)).is_err() {
+                        // The writer stopped (a fault, or the caller went away): no need to go on.
+                        return Err(AppError::Internal("the return's writer stopped".into()));
+                    }
+                }
+                found
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            // Nothing of a refused return is written: stop handing rows on.
+            sending = None;
+            batch.clear();
+            rejected += 1;
+            let room = MAX_ERRORS.saturating_sub(errors.len());
+            errors_truncated |= problems.len() > room;
+            errors.extend(problems.into_iter().take(room));
+        }
+    }
+    if let Some((to, _)) = &sending
+        && !batch.is_empty()
+    {
+        let _ = to.blocking_send(batch);
+    }
+    let print = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Pass { errors, errors_truncated, rejected, count, print })
 }
