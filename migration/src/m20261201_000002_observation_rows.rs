@@ -1,5 +1,6 @@
 //! A value keeps the row of its return that carried it and the value it replaced, so that a
-//! return's outcome can be read back, page by page, long after it was written.
+//! return's outcome can be read back, page by page, long after it was written (by an index
+//! on (return, id) in place of the one on return alone).
 //!
 //! On PostgreSQL the foreign keys from `observations` to `measures`, `geographies` and
 //! `returns` are replaced by a guard on the referenced side: a statement that deletes a
@@ -34,6 +35,18 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // A return's values are paged in id order (`Return.changes`, `Return.observations`):
+        // an index on (return, id) starts each page at its cursor.
+        m.create_index(
+            Index::create()
+                .name("ix_observations_return_id")
+                .table(Observations::Table)
+                .col(Observations::ReturnId)
+                .col(Observations::Id)
+                .to_owned(),
+        )
+        .await?;
+        m.drop_index(Index::drop().name("ix_observations_return").table(Observations::Table).to_owned()).await?;
         if m.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
@@ -76,4 +89,6 @@ enum Observations {
     Table,
     SourceRow,
     ReplacedValue,
+    ReturnId,
+    Id,
 }

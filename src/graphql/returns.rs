@@ -9,7 +9,7 @@ use super::{
     cost,
     guards::{RoleGuard, actor},
     ids, loader,
-    loaders::{OrganisationById, ReturnById, ReturnObservationsPage},
+    loaders::{GeographyById, MeasureById, OrganisationById, ReturnById, ReturnObservationsPage},
     measure::{Measure, Observation},
     organisation::Organisation,
     request,
@@ -25,6 +25,47 @@ use crate::{
 /// One submission of local figures by one organisation. Visible to partners only.
 #[derive(Clone)]
 pub struct Return(pub return_::Model);
+
+impl Return {
+    /// The counts stored with the return when it was written.
+    fn counts(&self) -> Result<Counts> {
+        self.0
+            .outcome
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .ok_or_else(|| async_graphql::Error::new(format!("BUG: return {} has no stored outcome", self.0.id)))
+    }
+}
+
+/// The counts of a stored outcome (its list of changes is skipped over, not kept).
+#[derive(serde::Deserialize)]
+struct Counts {
+    accepted: i32,
+    unchanged: i32,
+}
+
+/// A value a return wrote, as the change it made.
+fn written_change(o: entity::observation::Model, measure: String, geography: String) -> Change {
+    // Values written before rows were kept know neither their row nor what they replaced.
+    let known = o.source_row.is_some();
+    let kind = match (known, o.replaced_value) {
+        (true, Some(_)) => ChangeKind::Revised,
+        (true, None) => ChangeKind::New,
+        (false, _) if o.revision == 1 => ChangeKind::New,
+        (false, _) => ChangeKind::Revised,
+    };
+    let change = ValueChange {
+        row: o.source_row.unwrap_or_default(),
+        measure,
+        geography,
+        period: o.period,
+        old_value: o.replaced_value,
+        new_value: o.value,
+        revision: Some(o.revision),
+        kind,
+    };
+    Change(change, o.source_row)
+}
 
 /// One submission of local figures by one organisation. Visible to partners only.
 #[Object]
@@ -94,6 +135,54 @@ impl Return {
             .gql()?
             .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
         Ok(connection::connection(page.as_ref().clone(), Observation))
+    }
+
+    /// Values that became a new revision when it was written.
+    async fn accepted(&self) -> Result<i32> {
+        Ok(self.counts()?.accepted)
+    }
+
+    /// Values that were equal to the current approved ones when it was written: counted,
+    /// not stored, so not listed in `changes`.
+    async fn unchanged(&self) -> Result<i32> {
+        Ok(self.counts()?.unchanged)
+    }
+
+    /// The values it wrote (each a new revision), with the row that carried each and the
+    /// current value it replaced, in the order they were written (the input's order a batch
+    /// at a time, within a batch by measure, area and period): its outcome read back, page
+    /// by page, however large the return. Values found unchanged are only counted
+    /// (`unchanged`).
+    #[graphql(complexity = "cost::connection(first, last, child_complexity)")]
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<Change>> {
+        let args = connection::args(ctx, first, after, last, before)?;
+        let key = ReturnObservationsPage { return_id: self.0.id, args };
+        let page = loader(ctx)
+            .load_one(key)
+            .await
+            .gql()?
+            .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
+        let page = page.as_ref().clone();
+        let measures = loader(ctx).load_many(page.items.iter().map(|(_, o)| MeasureById(o.measure_id))).await.gql()?;
+        let areas = loader(ctx).load_many(page.items.iter().map(|(_, o)| GeographyById(o.geography_id))).await.gql()?;
+        if let Some((_, o)) = page.items.iter().find(|(_, o)| {
+            !measures.contains_key(&MeasureById(o.measure_id)) || !areas.contains_key(&GeographyById(o.geography_id))
+        }) {
+            return Err(async_graphql::Error::new(format!("BUG: value {} names a measure or area not found", o.id)));
+        }
+        let conn = connection::connection(page, |o| {
+            let measure = measures.get(&MeasureById(o.measure_id)).map(|m| m.slug.clone()).unwrap_or_default();
+            let area = areas.get(&GeographyById(o.geography_id)).map(|g| g.code.clone()).unwrap_or_default();
+            written_change(o, measure, area)
+        });
+        Ok(conn)
     }
 
     /// Who approved or rejected it.
@@ -174,15 +263,25 @@ review_input!(
 );
 review_input!(RejectReturnInput, "A return to reject, with the reason in the note.");
 
-/// One value's old and new figures.
-pub struct Change(pub ValueChange);
+/// One value's old and new figures, and the row that carried it (unknown only for values
+/// read back that were written before rows were kept).
+pub struct Change(pub ValueChange, pub Option<i32>);
+
+impl From<ValueChange> for Change {
+    fn from(c: ValueChange) -> Self {
+        let row = c.row;
+        Self(c, Some(row))
+    }
+}
 
 /// One value's old and new figures.
 #[Object]
 impl Change {
-    /// The row of the input this change is for.
-    async fn row(&self) -> i32 {
-        self.0.row
+    /// The row of the input this change is for (its 0-based position in `values`, or its
+    /// CSV line); null only for values read back that were written before 1 December 2026,
+    /// when rows were first kept.
+    async fn row(&self) -> Option<i32> {
+        self.1
     }
     /// The measure's slug.
     async fn measure(&self) -> &str {
@@ -226,7 +325,8 @@ pub struct SubmitReturnPayload {
     pub unchanged: i32,
     /// Rows with at least one problem; when above zero, nothing was written.
     pub rejected: i32,
-    /// Every value's old and new figures (the first 10,000 of a larger return).
+    /// Every value's old and new figures (the first 10,000 of a larger return; page through
+    /// all the values it wrote with `return { changes(after:) }`).
     pub changes: Vec<Change>,
     /// True when the return had more values than `changes` lists.
     pub changes_truncated: bool,
@@ -250,7 +350,7 @@ impl SubmitReturnPayload {
             accepted: outcome.accepted,
             unchanged: outcome.unchanged,
             rejected: outcome.rejected,
-            changes: outcome.changes.into_iter().map(Change).collect(),
+            changes: outcome.changes.into_iter().map(Change::from).collect(),
             changes_truncated: outcome.changes_truncated,
             replayed: outcome.replayed,
             user_errors: user_error::all(outcome.user_errors),

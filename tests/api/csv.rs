@@ -230,6 +230,71 @@ async fn a_large_return_lists_at_most_ten_thousand_changes_but_counts_them_all()
     assert_eq!(decided["approveReturn"]["return"]["status"], "APPROVED", "{decided}");
     let (_, again) = post_csv(&app, Some(&gla), "", body).await;
     assert_eq!((again["accepted"].clone(), again["unchanged"].clone()), (json!(0), json!(10_001)), "{again}");
+
+    // Its outcome read back afterwards: every value it wrote, page by page, past 10,000.
+    let page = r#"query($id: ID!, $after: String) { return(id: $id) { accepted unchanged
+        changes(first: 100, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+          nodes { row measure geography period oldValue newValue revision kind } } } }"#;
+    let (mut after, mut seen, mut pages) = (Value::Null, std::collections::BTreeSet::new(), 0);
+    loop {
+        let data = app.data_as(&gla, page, json!({ "id": written["return"], "after": after })).await;
+        let ret = &data["return"];
+        assert_eq!((ret["accepted"].clone(), ret["unchanged"].clone()), (json!(10_001), json!(0)));
+        let changes = &ret["changes"];
+        assert_eq!(changes["totalCount"], 10_001);
+        for c in changes["nodes"].as_array().expect("nodes") {
+            assert_eq!(
+                (c["kind"].as_str(), c["revision"].as_i64(), &c["oldValue"]),
+                (Some("NEW"), Some(1), &Value::Null)
+            );
+            assert_eq!(c["newValue"], 10.0);
+            assert!(seen.insert(c["row"].as_i64().expect("row")), "row {} listed twice", c["row"]);
+        }
+        pages += 1;
+        if changes["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = changes["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 101);
+    // Every CSV line from 2 (after the header) to 10,002, once each.
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), (2..=10_002).collect::<Vec<i64>>());
+
+    // A later return that revises two values and repeats one: what it replaced, by row.
+    let first = &codes[0];
+    let second = &codes[1];
+    let revision = format!(
+        "{HEADER}\nsmoking-prevalence,{first},1900,10,,,,,\nsmoking-prevalence,{second},1900,12.5,,,,,\n\
+         smoking-prevalence,{first},1901,7,,,,,\n"
+    );
+    let (status, revised) = post_csv(&app, Some(&gla), "", revision).await;
+    assert_eq!(status, 200, "{revised}");
+    let data = app
+        .data_as(
+            &gla,
+            r#"query($id: ID!) { return(id: $id) { accepted unchanged changes { totalCount nodes {
+                row measure geography period oldValue newValue revision kind } } } }"#,
+            json!({ "id": revised["return"] }),
+        )
+        .await;
+    let ret = &data["return"];
+    assert_eq!((ret["accepted"].clone(), ret["unchanged"].clone()), (json!(2), json!(1)), "{ret}");
+    let mut listed: Vec<Value> = ret["changes"]["nodes"].as_array().expect("nodes").clone();
+    listed.sort_by_key(|c| c["row"].as_i64());
+    assert_eq!(
+        listed,
+        vec![
+            json!({ "row": 3, "measure": "smoking-prevalence", "geography": second, "period": "1900",
+                    "oldValue": 10.0, "newValue": 12.5, "revision": 2, "kind": "REVISED" }),
+            json!({ "row": 4, "measure": "smoking-prevalence", "geography": first, "period": "1901",
+                    "oldValue": 10.0, "newValue": 7.0, "revision": 2, "kind": "REVISED" }),
+        ]
+    );
+    // Another borough's partner does not see the return at all.
+    let camden = app.token("camden", &[Role::Submitter]);
+    let hidden =
+        app.data_as(&camden, "query($id: ID!) { return(id: $id) { id } }", json!({ "id": revised["return"] })).await;
+    assert_eq!(hidden["return"], Value::Null);
 }
 
 #[tokio::test]
