@@ -26,6 +26,7 @@ pub enum EntityType {
     Return,
     PeriodLock,
     IssuedToken,
+    Webhook,
 }
 
 impl EntityType {
@@ -35,6 +36,7 @@ impl EntityType {
             Self::Commitment => "Commitment",
             Self::Measure => "Measure",
             Self::IssuedToken => "IssuedToken",
+            Self::Webhook => "Webhook",
             Self::Organisation => "Organisation",
             Self::CaseStudy => "CaseStudy",
             Self::Return => "Return",

@@ -88,6 +88,15 @@ pub struct Config {
     #[arg(long, env = "DUE_DEADLINE_DAYS")]
     pub due_deadline_days: Option<u32>,
 
+    /// How long a webhook waits before its first retry after a failed delivery, in
+    /// milliseconds; each later retry waits four times longer, at most six hours.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Attempts made to deliver one webhook event before it is marked `FAILED`.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -147,6 +156,8 @@ impl Config {
             due_since: chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default(),
             due_deadline_days: None,
             statement_timeout_ms: 30_000,
+            webhook_retry_base_ms: 200,
+            webhook_max_attempts: 4,
             seed_file: None,
             jwt_secret: None,
             jwt_public_keys: None,

@@ -36,3 +36,5 @@ pub mod startup;
 pub mod telemetry;
 /// Parsed value types: periods, slugs, ONS codes and the contract's enumerations.
 pub mod values;
+/// Webhooks: organisations told of their returns' progress, by signed, retried deliveries.
+pub mod webhooks;

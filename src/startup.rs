@@ -53,6 +53,13 @@ impl Application {
             tracing::info!(swept, "removed uploads left behind by a stopped process");
         }
         let events = crate::events::Events::start(&db.conn).await?;
+        crate::webhooks::deliver::start(
+            db.conn.clone(),
+            crate::webhooks::deliver::Retries {
+                base: std::time::Duration::from_millis(config.webhook_retry_base_ms),
+                max_attempts: config.webhook_max_attempts.max(1),
+            },
+        )?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let sockets = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let state = AppState {

@@ -19,3 +19,5 @@ pub mod priority;
 pub mod return_;
 pub mod revoked_token;
 pub mod series_break;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -11,6 +11,7 @@ mod m20261123_000004_observations_by_measure;
 mod m20261123_000005_current_values_by_measure;
 mod m20261201_000001_data_generation;
 mod m20261201_000002_observation_rows;
+mod m20261201_000003_webhooks;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_current_values_by_measure::Migration),
             Box::new(m20261201_000001_data_generation::Migration),
             Box::new(m20261201_000002_observation_rows::Migration),
+            Box::new(m20261201_000003_webhooks::Migration),
         ]
     }
 }

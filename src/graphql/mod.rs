@@ -24,6 +24,7 @@ mod text_guard;
 mod tokens;
 mod user_error;
 mod viewer;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

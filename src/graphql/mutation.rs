@@ -318,7 +318,12 @@ pub struct CatalogueMutation;
 
 /// The mutation root.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(CatalogueMutation, super::returns::ReturnMutation, super::tokens::TokenMutation);
+pub struct Mutation(
+    CatalogueMutation,
+    super::returns::ReturnMutation,
+    super::tokens::TokenMutation,
+    super::webhooks::WebhookMutation,
+);
 
 /// Catalogue administration and case studies.
 #[Object]

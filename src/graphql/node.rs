@@ -32,6 +32,7 @@ pub enum Node {
     CaseStudy(CaseStudy),
     Return(Return),
     AuditEvent(AuditEvent),
+    Webhook(super::webhooks::Webhook),
 }
 
 /// The object a global ID names, if it exists and the caller may see it.
@@ -59,5 +60,6 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             }
             crate::audit::by_id(&r.db, key, &r.visibility).await.gql()?.map(|m| Node::AuditEvent(AuditEvent(m)))
         }
+        NodeType::Webhook => super::webhooks::by_id(ctx, id).await?.map(Node::Webhook),
     })
 }

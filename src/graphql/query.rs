@@ -104,6 +104,47 @@ impl Query {
         super::tokens::list(ctx, organisation, subject, active.unwrap_or(false), first).await
     }
 
+    /// Webhooks the caller manages: every one for an ADMIN, its organisation's for an
+    /// APPROVER.
+    #[graphql(guard = "RoleGuard(super::webhooks::MANAGERS)")]
+    async fn webhooks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this organisation's (its slug).")] organisation: Option<String>,
+    ) -> Result<Vec<super::webhooks::Webhook>> {
+        super::webhooks::list(ctx, organisation).await
+    }
+
+    /// A webhook's deliveries, oldest first (`last` for the newest): what was sent, when,
+    /// how many attempts, and the endpoint's last answer. An ADMIN, or an APPROVER of the
+    /// webhook's organisation.
+    #[graphql(
+        guard = "RoleGuard(super::webhooks::MANAGERS)",
+        complexity = "cost::connection(first, last, child_complexity)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The webhook (its global ID).")] webhook: ID,
+        #[graphql(desc = "Only deliveries in this state.")] status: Option<crate::values::DeliveryStatus>,
+        #[graphql(desc = "Page size from the start (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> Result<Conn<super::webhooks::WebhookDelivery>> {
+        let Some(hook) = super::webhooks::by_id(ctx, &webhook).await? else {
+            return Err(crate::error::AppError::NotFound(format!(
+                "no webhook you manage has the ID '{}'",
+                webhook.as_str()
+            )))
+            .gql();
+        };
+        let args = connection::args(ctx, first, after, last, before)?;
+        let page = crate::webhooks::deliveries(&request(ctx).db, &hook.0, status, args).await.gql()?;
+        Ok(connection::connection(page, super::webhooks::WebhookDelivery))
+    }
+
     /// The authenticated partner; null for an anonymous request.
     async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
         request(ctx).principal.clone().map(Viewer)

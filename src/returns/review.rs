@@ -92,6 +92,7 @@ pub async fn withdraw(
             Some(&strip(&after)),
         )
         .await?;
+        crate::webhooks::enqueue(&tx, &after).await?;
         Ok(Ok(after))
     }
     .await;
@@ -185,6 +186,7 @@ async fn decide(
     let action = if decision == ReturnStatus::Approved { "approveReturn" } else { "rejectReturn" };
     let strip = |r: &return_::Model| serde_json::json!({ "status": r.status, "reviewedBy": r.reviewed_by, "reviewNote": r.review_note });
     audit::record(tx, actor, action, EntityType::Return, after.id, Some(&strip(&before)), Some(&strip(&after))).await?;
+    crate::webhooks::enqueue(tx, &after).await?;
     Ok(Ok(after))
 }
 

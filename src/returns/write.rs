@@ -294,6 +294,7 @@ pub(super) async fn write(
     audit::record(&tx, actor, "submitReturn", EntityType::Return, ret.id, None, Some(&summary))
         .await
         .map_err(WriteError::App)?;
+    crate::webhooks::enqueue(&tx, &ret).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -449,3 +449,30 @@ text_enum! {
         NotAggregated => "NOT_AGGREGATED",
     }
 }
+
+text_enum! {
+    /// What happened to a return, as a webhook is told of it.
+    pub enum WebhookEvent {
+        /// A return was submitted: sent to the organisations above the submitter, whose
+        /// approvers may decide it (and to the submitter's own).
+        ReturnSubmitted => "RETURN_SUBMITTED",
+        /// A return was approved: its values are now the current ones.
+        ReturnApproved => "RETURN_APPROVED",
+        /// A return was rejected, with the reviewer's note.
+        ReturnRejected => "RETURN_REJECTED",
+        /// A return was withdrawn by its organisation while in review.
+        ReturnWithdrawn => "RETURN_WITHDRAWN",
+    }
+}
+
+text_enum! {
+    /// Where a webhook delivery stands.
+    pub enum DeliveryStatus {
+        /// Not yet delivered: waiting for its first or next attempt.
+        Pending => "PENDING",
+        /// The endpoint answered with a 2xx status.
+        Delivered => "DELIVERED",
+        /// Every attempt failed; no more will be made.
+        Failed => "FAILED",
+    }
+}

@@ -17,10 +17,11 @@ pub enum NodeType {
     CaseStudy,
     Return,
     AuditEvent,
+    Webhook,
 }
 
 impl NodeType {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::Organisation,
         Self::Geography,
         Self::Priority,
@@ -30,6 +31,7 @@ impl NodeType {
         Self::CaseStudy,
         Self::Return,
         Self::AuditEvent,
+        Self::Webhook,
     ];
 
     fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl NodeType {
             Self::CaseStudy => "CaseStudy",
             Self::Return => "Return",
             Self::AuditEvent => "AuditEvent",
+            Self::Webhook => "Webhook",
         }
     }
 }

@@ -9,9 +9,9 @@ mod slug;
 mod text;
 
 pub use enums::{
-    AggregationMethod, ChangeKind, Comparison, ConfidenceLevel, GeographyLevel, IntervalMethod, OrganisationKind,
-    PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, TrendAssessment, TrendDirection, TrendMethod, Unit,
-    UserErrorCode, ValueSource, ValueType,
+    AggregationMethod, ChangeKind, Comparison, ConfidenceLevel, DeliveryStatus, GeographyLevel, IntervalMethod,
+    OrganisationKind, PeriodType, Polarity, ReturnStatus, Role, TrajectoryStatus, TrendAssessment, TrendDirection,
+    TrendMethod, Unit, UserErrorCode, ValueSource, ValueType, WebhookEvent,
 };
 pub use gss_code::GssCode;
 pub use period::{Period, PeriodBounds};

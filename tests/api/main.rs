@@ -21,3 +21,4 @@ mod shutdown;
 mod source_fidelity;
 mod subscriptions;
 mod trust;
+mod webhooks;
