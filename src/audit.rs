@@ -27,6 +27,7 @@ pub enum EntityType {
     PeriodLock,
     IssuedToken,
     Webhook,
+    Geography,
 }
 
 impl EntityType {
@@ -37,6 +38,7 @@ impl EntityType {
             Self::Measure => "Measure",
             Self::IssuedToken => "IssuedToken",
             Self::Webhook => "Webhook",
+            Self::Geography => "Geography",
             Self::Organisation => "Organisation",
             Self::CaseStudy => "CaseStudy",
             Self::Return => "Return",

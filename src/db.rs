@@ -62,7 +62,10 @@ impl Database {
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);
         conn.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
+            // Background work (webhook deliveries) is not a request's: not counted.
+            if BACKGROUND.try_with(|_| ()).is_err() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
             tracing::debug!(target: "london_vision::sql", elapsed = ?info.elapsed, failed = info.failed, sql = %info.statement.sql);
         });
         Ok(Self { conn, statements })
@@ -93,6 +96,16 @@ impl Database {
         let idle = u32::try_from(idle).unwrap_or(u32::MAX);
         (size.saturating_sub(idle), idle)
     }
+}
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work: its statements are left out of `statements_run`, which
+/// counts the statements requests cost.
+pub async fn in_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
 }
 
 /// The directory of a SQLite database file, if the URL names one.

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod edit;
 pub mod geographies;
 pub mod measures;
+pub mod neighbourhoods;
 pub mod observations;
 pub mod organisations;
 pub mod page;

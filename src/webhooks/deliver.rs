@@ -34,7 +34,7 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How long one attempt waits for an answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the queue is looked at.
-const POLL: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// How much of an answer's body is kept.
@@ -69,7 +69,7 @@ pub fn start(db: DatabaseConnection, retries: Retries) -> anyhow::Result<tokio::
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("london-vision-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()?;
-    Ok(tokio::spawn(async move {
+    Ok(tokio::spawn(crate::db::in_background(async move {
         loop {
             match round(&db, &client, retries).await {
                 // A full round: there may be more waiting.
@@ -79,7 +79,7 @@ pub fn start(db: DatabaseConnection, retries: Retries) -> anyhow::Result<tokio::
             }
             tokio::time::sleep(POLL).await;
         }
-    }))
+    })))
 }
 
 /// Claims the due deliveries and sends them; returns how many were claimed.
@@ -116,10 +116,10 @@ async fn round(db: &DatabaseConnection, client: &reqwest::Client, retries: Retri
         // A hook deleted meanwhile takes its deliveries with it.
         let Some(hook) = hooks.iter().find(|h| h.id == d.webhook_id).cloned() else { continue };
         let (db, client) = (db.clone(), client.clone());
-        sends.spawn(async move {
+        sends.spawn(crate::db::in_background(async move {
             let result = attempt(&client, &hook, &d).await;
             record(&db, &d, result, retries).await
-        });
+        }));
     }
     while let Some(done) = sends.join_next().await {
         done.map_err(|e| sea_orm::DbErr::Custom(format!("a webhook delivery stopped: {e}")))??;
