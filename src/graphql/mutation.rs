@@ -323,6 +323,7 @@ pub struct Mutation(
     super::returns::ReturnMutation,
     super::tokens::TokenMutation,
     super::webhooks::WebhookMutation,
+    super::geography::GeographyMutation,
 );
 
 /// Catalogue administration and case studies.

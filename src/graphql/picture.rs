@@ -142,6 +142,25 @@ impl Picture {
         self.level(GeographyLevel::Borough)
     }
 
+    /// Neighbourhoods (wards or Primary Care Networks imported under a borough): those of
+    /// one borough, or all. Each has only the values submitted for it (neighbourhoods are not
+    /// added up into their borough), is compared with London and with its borough
+    /// (`comparedToBorough`), and ranked among its borough's neighbourhoods.
+    #[graphql(complexity = "cost::list(50, child_complexity)")]
+    async fn neighbourhoods(
+        &self,
+        #[graphql(desc = "The borough's ONS code; all neighbourhoods when omitted.")] borough: Option<String>,
+    ) -> Vec<AreaValue> {
+        let parent = borough.and_then(|code| self.inner.geographies.values().find(|g| g.code == code).map(|g| g.id));
+        self.inner
+            .of_level(GeographyLevel::Neighbourhood)
+            .filter(|f| {
+                parent.is_none_or(|p| self.inner.geographies.get(&f.geography_id).and_then(|g| g.parent_id) == Some(p))
+            })
+            .filter_map(|f| self.area_value(f))
+            .collect()
+    }
+
     /// Which boroughs have an approved value usable for adding up (for a ratio, one with its
     /// numerator and denominator), out of the 33, and which are missing.
     async fn coverage(&self) -> Coverage {
@@ -264,8 +283,21 @@ impl AreaValue {
         self.figure.vs_ics[level_index(level)]
     }
 
+    /// A neighbourhood compared with its borough, in the same way as with London;
+    /// `NOT_COMPARED` for other areas.
+    async fn compared_to_borough(
+        &self,
+        #[graphql(
+            default_with = "ConfidenceLevel::NinetyFive",
+            desc = "The level of the area's interval the comparison is made at: 95% unless asked for 99.8%."
+        )]
+        level: ConfidenceLevel,
+    ) -> Comparison {
+        self.figure.vs_borough[level_index(level)]
+    }
+
     /// The rank among the areas of the same level with a value shown (boroughs among the
-    /// 33, ICSs among the 5): 1 is the best by polarity (the lowest value when the measure
+    /// 33, ICSs among the 5, neighbourhoods among their borough's): 1 is the best by polarity (the lowest value when the measure
     /// has no judgement); tied values share the best rank of the tie, and the next value
     /// skips the places they took ("1, 2, 2, 4"). Null for London, and when suppressed.
     async fn rank(&self) -> Option<i32> {

@@ -9,7 +9,7 @@
 //! sum. Boroughs without what the sum needs (a value, or a numerator and a denominator) are
 //! listed as missing. Standardised rates, means and indices are never added up.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{
     compare::{compare, quintile, ranks},
@@ -167,7 +167,10 @@ pub fn compute(rules: &MeasureRules, tree: &Tree, figures: &HashMap<i64, Figure>
                 coverage: None,
             },
         };
-        if area.level != GeographyLevel::Borough {
+        // London and the ICSs are added up from their boroughs; a borough's neighbourhoods
+        // need not cover it (a PCN's patients live across boundaries), so a borough and a
+        // neighbourhood have only the values submitted for them.
+        if matches!(area.level, GeographyLevel::Region | GeographyLevel::Ics) {
             let expected = tree.boroughs_under(area);
             let usable = |id: &i64| {
                 figures.get(id).is_some_and(|f| match rules.aggregation() {
@@ -231,6 +234,8 @@ pub struct AreaFigure {
     pub vs_london: [Comparison; 2],
     /// A borough against its ICS, at 95% and 99.8%.
     pub vs_ics: [Comparison; 2],
+    /// A neighbourhood against its borough, at 95% and 99.8%.
+    pub vs_borough: [Comparison; 2],
     pub rank: Option<u32>,
     pub quintile: Option<u32>,
     pub trend: Trend,
@@ -262,8 +267,15 @@ pub fn build(rules: &MeasureRules, tree: &Tree, periods: &Periods<'_>, own: &dyn
     let london = tree.london();
     let london_value = london.and_then(shown_value);
     let mut ranked: HashMap<i64, (Option<u32>, usize)> = HashMap::new();
-    for level in [GeographyLevel::Ics, GeographyLevel::Borough] {
-        let ids: Vec<i64> = tree.of_level(level).map(|a| a.id).collect();
+    // ICSs rank among the five, boroughs among the 33, neighbourhoods among their borough's.
+    let mut groups: Vec<Vec<i64>> =
+        [GeographyLevel::Ics, GeographyLevel::Borough].map(|level| tree.of_level(level).map(|a| a.id).collect()).into();
+    let mut neighbourhoods: BTreeMap<Option<i64>, Vec<i64>> = BTreeMap::new();
+    for a in tree.of_level(GeographyLevel::Neighbourhood) {
+        neighbourhoods.entry(a.parent).or_default().push(a.id);
+    }
+    groups.extend(neighbourhoods.into_values());
+    for ids in groups {
         let values: Vec<Option<f64>> = ids.iter().map(|id| shown_value(*id)).collect();
         let count = values.iter().flatten().count();
         for (id, rank) in ids.iter().zip(ranks(&values, rules.polarity)) {
@@ -283,6 +295,10 @@ pub fn build(rules: &MeasureRules, tree: &Tree, periods: &Periods<'_>, own: &dyn
                 GeographyLevel::Borough => against(tree.ics_of(area.id).and_then(shown_value)),
                 _ => [Comparison::NotCompared; 2],
             };
+            let vs_borough = match area.level {
+                GeographyLevel::Neighbourhood => against(area.parent.and_then(shown_value)),
+                _ => [Comparison::NotCompared; 2],
+            };
             let (rank, count) = ranked.get(&area.id).copied().unwrap_or((None, 0));
             let rank = rank.filter(|_| !suppressed);
             let trend = area_trend(rules, &series, area.id, periods.cut_short);
@@ -295,6 +311,7 @@ pub fn build(rules: &MeasureRules, tree: &Tree, periods: &Periods<'_>, own: &dyn
                 interval_99_8,
                 vs_london,
                 vs_ics,
+                vs_borough,
                 rank,
                 quintile: rank.and_then(|r| quintile(r, count)),
                 trend,

@@ -61,9 +61,10 @@ impl Picture {
     }
 }
 
-/// London, the ICSs and the boroughs.
+/// London, the ICSs, the boroughs and the neighbourhoods imported under them.
 pub async fn tree<C: ConnectionTrait>(db: &C) -> AppResult<(Tree, HashMap<i64, geography::Model>)> {
-    let levels = [GeographyLevel::Region, GeographyLevel::Ics, GeographyLevel::Borough].map(|l| l.as_str());
+    let levels = [GeographyLevel::Region, GeographyLevel::Ics, GeographyLevel::Borough, GeographyLevel::Neighbourhood]
+        .map(|l| l.as_str());
     let rows = geography::Entity::find()
         .filter(geography::Column::Level.is_in(levels))
         .order_by_asc(geography::Column::Code)
@@ -74,11 +75,12 @@ pub async fn tree<C: ConnectionTrait>(db: &C) -> AppResult<(Tree, HashMap<i64, g
         let level = GeographyLevel::parse(&g.level).map_err(|e| AppError::Internal(e.to_string()))?;
         areas.push(Area { id: g.id, level, parent: g.parent_id });
     }
-    // London first, then the ICSs, then the boroughs, each by code.
+    // London first, then the ICSs, the boroughs and the neighbourhoods, each by code.
     areas.sort_by_key(|a| match a.level {
         GeographyLevel::Region => 0,
         GeographyLevel::Ics => 1,
-        _ => 2,
+        GeographyLevel::Borough => 2,
+        GeographyLevel::Neighbourhood => 3,
     });
     Ok((Tree { areas }, rows.into_iter().map(|g| (g.id, g)).collect()))
 }

@@ -8,6 +8,7 @@ mod csv;
 mod helpers;
 mod http;
 mod mutations;
+mod neighbourhoods;
 mod nodes;
 mod observations;
 mod pagination;
