@@ -11,7 +11,10 @@
 use std::collections::HashMap;
 
 use entity::geography;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter,
+};
 
 use crate::{
     audit::{self, EntityType},
@@ -173,6 +176,12 @@ pub async fn import(
         )]));
     }
     let tx = crate::db::begin_write(db).await?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        // Imports one at a time (SQLite's write lock does this there): two importing the same
+        // new code at once would otherwise both find it absent, and one fail on the unique
+        // code. Readers are not held up.
+        tx.execute_unprepared("LOCK TABLE geographies IN SHARE ROW EXCLUSIVE MODE").await?;
+    }
     let existing: HashMap<String, geography::Model> =
         geography::Entity::find().all(&tx).await?.into_iter().map(|g| (g.code.clone(), g)).collect();
     let mut seen: HashMap<&str, i32> = HashMap::new();

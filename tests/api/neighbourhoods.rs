@@ -129,3 +129,44 @@ async fn wards_are_imported_under_a_borough_submitted_by_it_and_compared_within_
     assert_eq!(p["all"].as_array().map(Vec::len), Some(3));
     assert_eq!((p["boroughs"].as_array().map(Vec::len), p["coverage"]["expected"].clone()), (Some(33), json!(33)));
 }
+
+#[tokio::test]
+async fn the_same_wards_imported_at_once_are_created_once_and_never_fail() {
+    let app = spawn_app().await;
+    let admin = app.token("gla", &[Role::Admin]);
+    let wards: Vec<Value> =
+        (0..400).map(|i| ward(&format!("E0501{i:04}"), &format!("Ward {i}"), "E09000012")).collect();
+    let vars = json!({ "input": { "geographies": wards } });
+    // Eight requests in flight at once, each from its own task.
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, admin, vars) =
+                (app.client.clone(), format!("{}/graphql", app.address), admin.clone(), vars.clone());
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(admin)
+                    .json(&json!({ "query": IMPORT, "variables": vars }))
+                    .send()
+                    .await
+                    .expect("sent");
+                (response.status().as_u16(), response.json::<Value>().await.expect("json"))
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for run in runs {
+        results.push(run.await.expect("ran"));
+    }
+    let mut created = 0;
+    for (status, body) in results {
+        assert_eq!(status, 200);
+        assert!(body.get("errors").is_none(), "{body}");
+        let done = &body["data"]["importGeographies"];
+        assert_eq!(done["userErrors"], json!([]), "{done}");
+        created += done["created"].as_i64().expect("created");
+    }
+    assert_eq!(created, 400, "each ward is created by exactly one import");
+    let count = app.data("{ geographies(level: NEIGHBOURHOOD) { totalCount } }", json!({})).await;
+    assert_eq!(count["geographies"]["totalCount"], 400);
+}
