@@ -97,6 +97,12 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
     pub webhook_max_attempts: u32,
 
+    /// Refuse webhooks to loopback, private (10/8, 172.16/12, 192.168/16), shared (100.64/10)
+    /// and unique-local addresses as well as the link-local ones always refused: set it where
+    /// the server can reach internal services partners should not.
+    #[arg(long, env = "WEBHOOK_DENY_PRIVATE_ADDRESSES", default_value_t = false)]
+    pub webhook_deny_private_addresses: bool,
+
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
@@ -158,6 +164,7 @@ impl Config {
             statement_timeout_ms: 30_000,
             webhook_retry_base_ms: 200,
             webhook_max_attempts: 4,
+            webhook_deny_private_addresses: false,
             seed_file: None,
             jwt_secret: None,
             jwt_public_keys: None,

@@ -58,6 +58,7 @@ impl Application {
             crate::webhooks::deliver::Retries {
                 base: std::time::Duration::from_millis(config.webhook_retry_base_ms),
                 max_attempts: config.webhook_max_attempts.max(1),
+                deny_private: config.webhook_deny_private_addresses,
             },
         )?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
@@ -82,6 +83,7 @@ impl Application {
             stopping: stopping_rx,
             sockets: sockets.clone(),
             metrics: Arc::new(http::metrics::Metrics::new()?),
+            webhooks: crate::webhooks::Policy { deny_private: config.webhook_deny_private_addresses },
             due: crate::returns::due::DueRules { since: config.due_since, deadline_days: config.due_deadline_days },
             receipts: Arc::new(crate::receipts::ReceiptKeys::load(
                 config.receipt_signing_key.as_ref().map(secrecy::ExposeSecret::expose_secret),

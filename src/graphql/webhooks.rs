@@ -222,7 +222,8 @@ impl WebhookMutation {
             events: input.events,
             description: input.description,
         };
-        Ok(match crate::webhooks::create(&request(ctx).db, actor(ctx)?, new).await.gql()? {
+        let policy = ctx.data_opt::<crate::webhooks::Policy>().copied().unwrap_or_default();
+        Ok(match crate::webhooks::create(&request(ctx).db, actor(ctx)?, new, policy.deny_private).await.gql()? {
             Ok(hook) => {
                 let secret = hook.secret.clone();
                 CreateWebhookPayload { webhook: Some(Webhook(hook)), secret: Some(secret), user_errors: Vec::new() }

@@ -342,6 +342,7 @@ async fn serve(
         .data(slot.clone())
         .data(state.events.clone())
         .data(state.due)
+        .data(state.webhooks)
         .data(state.receipts.clone())
         .data(state.tokens.clone());
     if let Some(operation) = operation {

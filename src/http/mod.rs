@@ -69,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Which periods `dueReturns` lists.
     pub due: crate::returns::due::DueRules,
+    /// Where webhooks may be sent.
+    pub webhooks: crate::webhooks::Policy,
     /// The key receipts are signed with.
     pub receipts: Arc<crate::receipts::ReceiptKeys>,
 }

@@ -60,6 +60,8 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 pub struct Retries {
     pub base: Duration,
     pub max_attempts: u32,
+    /// Refuse private addresses too (see `address`).
+    pub deny_private: bool,
 }
 
 /// Runs the sender until the process stops.
@@ -68,6 +70,7 @@ pub fn start(db: DatabaseConnection, retries: Retries) -> anyhow::Result<tokio::
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("london-vision-webhooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(std::sync::Arc::new(super::address::GuardedResolver { deny_private: retries.deny_private }))
         .build()?;
     Ok(tokio::spawn(crate::db::in_background(async move {
         loop {
@@ -117,7 +120,7 @@ async fn round(db: &DatabaseConnection, client: &reqwest::Client, retries: Retri
         let Some(hook) = hooks.iter().find(|h| h.id == d.webhook_id).cloned() else { continue };
         let (db, client) = (db.clone(), client.clone());
         sends.spawn(crate::db::in_background(async move {
-            let result = attempt(&client, &hook, &d).await;
+            let result = attempt(&client, &hook, &d, retries.deny_private).await;
             record(&db, &d, result, retries).await
         }));
     }
@@ -130,7 +133,19 @@ async fn round(db: &DatabaseConnection, client: &reqwest::Client, retries: Retri
 /// What one attempt got: the answer's status and the start of its body, or why there was none.
 type Attempt = Result<(u16, String), String>;
 
-async fn attempt(client: &reqwest::Client, hook: &webhook::Model, d: &webhook_delivery::Model) -> Attempt {
+async fn attempt(
+    client: &reqwest::Client,
+    hook: &webhook::Model,
+    d: &webhook_delivery::Model,
+    deny_private: bool,
+) -> Attempt {
+    // A literal address is not resolved, so it is checked here (the policy may have changed
+    // since the hook was registered).
+    if let Some(ip) = reqwest::Url::parse(&hook.url).ok().as_ref().and_then(super::literal_ip)
+        && let Some(why) = super::address::refused(ip, deny_private)
+    {
+        return Err(format!("{ip} is {why}: not sent"));
+    }
     let response = client
         .post(&hook.url)
         .header("content-type", "application/json")

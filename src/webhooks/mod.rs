@@ -8,6 +8,7 @@
 //! submitting organisation and those whose area contains it (the ICS and the pan-London
 //! bodies above a borough: the approvers who may decide it).
 
+pub mod address;
 pub mod deliver;
 
 use std::collections::HashSet;
@@ -38,6 +39,13 @@ const MAX_URL: usize = 2_048;
 /// The longest description accepted.
 const MAX_DESCRIPTION: usize = 200;
 
+/// Where webhooks may be sent, from configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// Refuse loopback, private, shared and unique-local addresses too.
+    pub deny_private: bool,
+}
+
 /// What a new webhook is: where, for which events, and a note of what it is for.
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
@@ -58,8 +66,9 @@ fn refuse(field: &str, code: UserErrorCode, message: impl Into<String>) -> Vec<U
 }
 
 /// The problem with a webhook URL, if any: `http` or `https`, a host, no user name or
-/// password in it, no control characters, at most 2,048 characters.
-pub fn url_problem(raw: &str) -> Option<String> {
+/// password in it, no control characters, at most 2,048 characters, and not a literal
+/// address webhooks may not reach (see `address`).
+pub fn url_problem(raw: &str, deny_private: bool) -> Option<String> {
     if raw.len() > MAX_URL {
         return Some(format!("a URL has at most {MAX_URL} characters"));
     }
@@ -78,7 +87,17 @@ pub fn url_problem(raw: &str) -> Option<String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Some("the URL may not carry a user name or password: the signature authenticates us".into());
     }
+    if let Some(ip) = literal_ip(&url)
+        && let Some(why) = address::refused(ip, deny_private)
+    {
+        return Some(format!("{ip} is {why}: webhooks are not sent there"));
+    }
     None
+}
+
+/// The address a URL names literally, if it names one rather than a host name.
+pub fn literal_ip(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 /// A new signing secret: 32 random bytes, as 64 hex digits.
@@ -93,6 +112,7 @@ pub async fn create(
     db: &DatabaseConnection,
     actor: &Principal,
     new: NewWebhook,
+    deny_private: bool,
 ) -> AppResult<Result<webhook::Model, Vec<UserError>>> {
     if !actor.has_role(Role::Admin) && !actor.has_role(Role::Approver) {
         return Err(AppError::Forbidden("webhooks are registered by an ADMIN or the organisation's APPROVER".into()));
@@ -113,7 +133,7 @@ pub async fn create(
             format!("only an ADMIN or an APPROVER of {} registers its webhooks", org.name),
         )));
     }
-    if let Some(problem) = url_problem(&new.url) {
+    if let Some(problem) = url_problem(&new.url, deny_private) {
         return Ok(Err(refuse("url", UserErrorCode::Invalid, problem)));
     }
     if new.events.is_empty() {

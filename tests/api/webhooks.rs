@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::{
-    helpers::{TestApp, error_codes, spawn_app},
+    helpers::{TestApp, error_codes, spawn_app, spawn_app_with},
     returns::{SUBMIT, input, value},
 };
 
@@ -129,7 +129,15 @@ async fn approvers_hear_of_returns_above_them_signed_and_retried_and_submitters_
         )
         .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
-    for bad in ["ftp://example.org/x", "http://user:pw@example.org/", "not a url", "/relative"] {
+    for bad in [
+        "ftp://example.org/x",
+        "http://user:pw@example.org/",
+        "not a url",
+        "/relative",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://0.0.0.0:8080/",
+    ] {
         let refused = create(&app, &ncl, "north-central-london-ics", bad, &["RETURN_SUBMITTED"]).await;
         assert_eq!(refused["userErrors"][0]["field"], json!(["url"]), "{bad}: {refused}");
     }
@@ -233,4 +241,27 @@ async fn an_endpoint_that_never_answers_is_given_up_on_and_never_holds_up_a_subm
     assert_eq!((failed["attempts"].clone(), failed["responseStatus"].clone()), (json!(4), Value::Null), "{failed}");
     assert!(failed["error"].as_str().is_some_and(|e| e.contains("could not connect")), "{failed}");
     assert_eq!(failed["deliveredAt"], Value::Null);
+}
+
+#[tokio::test]
+async fn where_private_addresses_are_refused_no_name_or_address_reaches_one() {
+    let app = spawn_app_with(|c| c.webhook_deny_private_addresses = true).await;
+    let gla = app.token_for("gla", "approver@gla", &[Role::Approver]);
+    for literal in ["http://127.0.0.1:9/hook", "http://10.0.0.8/hook", "http://[::1]:9/hook"] {
+        let refused = create(&app, &gla, "gla", literal, &["RETURN_SUBMITTED"]).await;
+        assert_eq!(refused["userErrors"][0]["code"], "INVALID", "{literal}: {refused}");
+    }
+    // A name is checked when it is resolved, before each connection.
+    let hook = create(&app, &gla, "gla", "http://localhost:9/hook", &["RETURN_SUBMITTED"]).await;
+    let hook_id = hook["webhook"]["id"].clone();
+    assert!(hook_id.is_string(), "{hook}");
+    let submitter = app.token("gla", &[Role::Submitter]);
+    let sent = app
+        .data_as(&submitter, SUBMIT, input("gla", vec![value("smoking-prevalence", "E09000012", "2022", 9.5)]))
+        .await;
+    assert!(sent["submitReturn"]["return"]["id"].is_string(), "{sent}");
+    let log = deliveries_when(&app, &gla, &hook_id, |l| l["nodes"][0]["attempts"].as_i64().unwrap_or(0) >= 1).await;
+    let first = &log["nodes"][0];
+    assert!(first["error"].as_str().is_some_and(|e| e.contains("may not reach")), "{first}");
+    assert_eq!(first["responseStatus"], Value::Null);
 }
