@@ -88,6 +88,19 @@ pub fn start(db: DatabaseConnection, retries: Retries) -> anyhow::Result<tokio::
 /// Claims the due deliveries and sends them; returns how many were claimed.
 async fn round(db: &DatabaseConnection, client: &reqwest::Client, retries: Retries) -> Result<usize, sea_orm::DbErr> {
     let now = Utc::now();
+    // Most rounds find nothing: one light statement then, outside any transaction.
+    let any = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::Id)
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
     let tx = db.begin().await?;
     let mut due = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
