@@ -27,6 +27,25 @@ use crate::{
 pub struct Return(pub return_::Model);
 
 impl Return {
+    /// One page of the values the return wrote (`observations` and `changes` page alike).
+    async fn values_page(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<crate::catalogue::page::Page<entity::observation::Model>> {
+        let args = connection::args(ctx, first, after, last, before)?;
+        let key = ReturnObservationsPage { return_id: self.0.id, args };
+        let page = loader(ctx)
+            .load_one(key)
+            .await
+            .gql()?
+            .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
+        Ok(page.as_ref().clone())
+    }
+
     /// The counts stored with the return when it was written.
     fn counts(&self) -> Result<Counts> {
         self.0
@@ -127,14 +146,8 @@ impl Return {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
-        let args = connection::args(ctx, first, after, last, before)?;
-        let key = ReturnObservationsPage { return_id: self.0.id, args };
-        let page = loader(ctx)
-            .load_one(key)
-            .await
-            .gql()?
-            .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
-        Ok(connection::connection(page.as_ref().clone(), Observation))
+        let page = self.values_page(ctx, first, after, last, before).await?;
+        Ok(connection::connection(page, Observation))
     }
 
     /// Values that became a new revision when it was written.
@@ -162,14 +175,7 @@ impl Return {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Change>> {
-        let args = connection::args(ctx, first, after, last, before)?;
-        let key = ReturnObservationsPage { return_id: self.0.id, args };
-        let page = loader(ctx)
-            .load_one(key)
-            .await
-            .gql()?
-            .ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
-        let page = page.as_ref().clone();
+        let page = self.values_page(ctx, first, after, last, before).await?;
         let measures = loader(ctx).load_many(page.items.iter().map(|(_, o)| MeasureById(o.measure_id))).await.gql()?;
         let areas = loader(ctx).load_many(page.items.iter().map(|(_, o)| GeographyById(o.geography_id))).await.gql()?;
         if let Some((_, o)) = page.items.iter().find(|(_, o)| {

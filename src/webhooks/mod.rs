@@ -156,6 +156,16 @@ pub async fn create(
         }
     }
     let tx = crate::db::begin_write(db).await?;
+    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // One registration at a time an organisation, so that two at once cannot pass the
+        // limit together (SQLite's write lock does this there).
+        tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
+            [org.id.into()],
+        ))
+        .await?;
+    }
     let count = webhook::Entity::find().filter(webhook::Column::OrganisationId.eq(org.id)).count(&tx).await?;
     if count >= MAX_HOOKS {
         tx.rollback().await?;

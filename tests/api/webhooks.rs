@@ -265,3 +265,94 @@ async fn where_private_addresses_are_refused_no_name_or_address_reaches_one() {
     assert!(first["error"].as_str().is_some_and(|e| e.contains("may not reach")), "{first}");
     assert_eq!(first["responseStatus"], Value::Null);
 }
+
+#[tokio::test]
+async fn hostile_text_in_the_new_inputs_and_racing_registrations_get_coded_answers() {
+    let app = spawn_app().await;
+    let gla = app.token_for("gla", "approver@gla", &[Role::Approver]);
+    let admin = app.token("gla", &[Role::Admin]);
+    let big = "x".repeat(100_000);
+    let nul = "a\u{0}b";
+    let hostile = [
+        (
+            &gla,
+            CREATE,
+            json!({ "input": { "organisation": "gla", "url": format!("https://example.org/{big}"), "events": ["RETURN_SUBMITTED"] } }),
+        ),
+        (
+            &gla,
+            CREATE,
+            json!({ "input": { "organisation": "gla", "url": "https://example.org/", "events": ["RETURN_SUBMITTED"], "description": big } }),
+        ),
+        (
+            &gla,
+            CREATE,
+            json!({ "input": { "organisation": nul, "url": "https://example.org/", "events": ["RETURN_SUBMITTED"] } }),
+        ),
+        (
+            &gla,
+            CREATE,
+            json!({ "input": { "organisation": "gla", "url": format!("https://example.org/{nul}"), "events": ["RETURN_SUBMITTED"] } }),
+        ),
+        (&gla, DELIVERIES, json!({ "id": big })),
+        (&gla, DELIVERIES, json!({ "id": nul })),
+        (
+            &admin,
+            "mutation($id: ID!) { deleteWebhook(input: { id: $id }) { userErrors { code } } }",
+            json!({ "id": big }),
+        ),
+        (
+            &admin,
+            "mutation($i: ImportGeographiesInput!) { importGeographies(input: $i) { userErrors { code } } }",
+            json!({ "i": { "geographies": [{ "code": "E05000001", "name": big, "parent": "E09000007" }] } }),
+        ),
+        (
+            &admin,
+            "mutation($i: ImportGeographiesInput!) { importGeographies(input: $i) { userErrors { code } } }",
+            json!({ "i": { "geographies": [{ "code": nul, "name": "W", "parent": "E09000007" }] } }),
+        ),
+        (
+            &admin,
+            "query($b: String) { picture(measure: \"smoking-prevalence\") { neighbourhoods(borough: $b) { value } } }",
+            json!({ "b": big }),
+        ),
+    ];
+    for (token, query, vars) in hostile {
+        let (status, body) = app.graphql_as(token, query, vars).await;
+        let text = body.to_string();
+        assert!(!text.contains("INTERNAL_SERVER_ERROR"), "{status}: {}", &text[..text.len().min(400)]);
+        let refused = body.get("errors").is_some() || text.contains("userErrors\":[{");
+        let empty = text.contains("\"neighbourhoods\":[]");
+        assert!(refused || empty, "{status}: {}", &text[..text.len().min(400)]);
+    }
+    // Lists inside lists: neighbourhoods' case studies' geographies, refused by cost or answered.
+    let nested = "{ picture(measure: \"smoking-prevalence\") { neighbourhoods { caseStudies { geographies { children { children { code } } } } } } }";
+    let (status, body) = app.graphql_as(&admin, nested, json!({})).await;
+    assert!(!body.to_string().contains("INTERNAL_SERVER_ERROR"), "{status}: {body}");
+
+    // Twenty-five registrations at once: never more than twenty hooks, no failure.
+    let runs: Vec<_> = (0..25)
+        .map(|i| {
+            let (client, url, token) = (app.client.clone(), format!("{}/graphql", app.address), gla.clone());
+            tokio::spawn(async move {
+                let vars = json!({ "input": { "organisation": "gla", "url": format!("https://example.org/{i}"), "events": ["RETURN_SUBMITTED"] } });
+                let response = client.post(url).bearer_auth(token).json(&json!({ "query": CREATE, "variables": vars })).send().await.expect("sent");
+                response.json::<Value>().await.expect("json")
+            })
+        })
+        .collect();
+    let mut made = 0;
+    for run in runs {
+        let body = run.await.expect("ran");
+        assert!(body.get("errors").is_none(), "{body}");
+        let done = &body["data"]["createWebhook"];
+        if done["webhook"].is_object() {
+            made += 1;
+        } else {
+            assert_eq!(done["userErrors"][0]["code"], "CONFLICT", "{done}");
+        }
+    }
+    assert_eq!(made, 20);
+    let listed = app.data_as(&gla, "{ webhooks { id } }", json!({})).await;
+    assert_eq!(listed["webhooks"].as_array().map(Vec::len), Some(20));
+}
