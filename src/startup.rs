@@ -33,6 +33,16 @@ impl Application {
             let report = load_seed(&db, config).await?;
             tracing::info!(?report, "loaded the London Vision reference data into an empty database");
         }
+        // The public's hidden flags not yet worked out (after an upgrade): worked out once,
+        // under the measures' locks, so replicas starting together agree.
+        {
+            use sea_orm::TransactionTrait as _;
+            let tx = db.conn.begin().await?;
+            let ruled = crate::picture::public_hidden::ruled_measures(&tx).await?;
+            crate::picture::public_hidden::hold(&tx, &ruled).await?;
+            crate::picture::public_hidden::fill(&tx, Some(&ruled)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+        }
         let schema = graphql::build_schema(config.max_depth, config.max_complexity);
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);

@@ -19,6 +19,9 @@ pub struct Model {
     pub lower_ci: Option<f64>,
     pub upper_ci: Option<f64>,
     pub approved_at: DateTimeUtc,
+    /// Whether the disclosure rule hides the value from a viewer with no areas of its own;
+    /// NULL until worked out.
+    pub public_hidden: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261123_000005_current_values_by_measure;
 mod m20261201_000001_data_generation;
 mod m20261201_000002_observation_rows;
 mod m20261201_000003_webhooks;
+mod m20261201_000004_public_hidden;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_data_generation::Migration),
             Box::new(m20261201_000002_observation_rows::Migration),
             Box::new(m20261201_000003_webhooks::Migration),
+            Box::new(m20261201_000004_public_hidden::Migration),
         ]
     }
 }

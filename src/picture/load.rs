@@ -303,9 +303,10 @@ pub async fn london_series<C: ConnectionTrait>(
 
 /// The areas whose figure of a measure in a period the viewer may not see (see
 /// `suppress`), from the current approved values: what `Observation` hides as the picture does.
-/// Two statements (the areas, and the current values of every measure and period asked
-/// about) whatever the number of measures; none when no measure asked about has a
-/// disclosure rule.
+/// For a viewer with no areas of its own, one statement reading the kept flags (see
+/// `public_hidden`); otherwise, or for pairs not yet worked out, two (the areas, and the
+/// current values of every measure and period asked about) whatever the number of measures.
+/// None when no measure asked about has a disclosure rule.
 pub async fn hidden_in<C: ConnectionTrait>(
     db: &C,
     wanted: &[(&measure::Model, Vec<String>)],
@@ -315,12 +316,37 @@ pub async fn hidden_in<C: ConnectionTrait>(
     for (m, periods) in wanted {
         let rules = rules(m)?;
         if rules.suppress_up_to.is_some() && !periods.is_empty() {
-            ruled.push((m.id, rules, periods));
+            ruled.push((m.id, rules, periods.clone()));
         }
     }
     if ruled.is_empty() {
         return Ok(HashMap::new());
     }
+    if visibility.sees_any_review() {
+        return worked_out(db, ruled, visibility).await;
+    }
+    let pairs: std::collections::BTreeSet<(i64, String)> =
+        ruled.iter().flat_map(|(id, _, periods)| periods.iter().map(|p| (*id, p.clone()))).collect();
+    let (mut out, unknown) = super::public_hidden::read(db, &pairs).await?;
+    if !unknown.is_empty() {
+        let rest: Vec<_> = ruled
+            .into_iter()
+            .filter_map(|(id, rules, periods)| {
+                let periods: Vec<String> = periods.into_iter().filter(|p| unknown.contains(&(id, p.clone()))).collect();
+                (!periods.is_empty()).then_some((id, rules, periods))
+            })
+            .collect();
+        out.extend(worked_out(db, rest, visibility).await?);
+    }
+    Ok(out)
+}
+
+/// `hidden_in` worked out from the current values.
+async fn worked_out<C: ConnectionTrait>(
+    db: &C,
+    ruled: Vec<(i64, MeasureRules, Vec<String>)>,
+    visibility: &Visibility,
+) -> AppResult<HashMap<(i64, String), std::collections::BTreeSet<i64>>> {
     let (tree, _) = tree(db).await?;
     let mut ids: Vec<i64> = ruled.iter().map(|(id, _, _)| *id).collect();
     ids.sort_unstable();
@@ -343,7 +369,7 @@ pub async fn hidden_in<C: ConnectionTrait>(
     let mut out = HashMap::new();
     for (id, rules, periods) in ruled {
         for p in periods {
-            let key = (id, p.clone());
+            let key = (id, p);
             let figures = found.get(&key).cloned().unwrap_or_default();
             let computed = build::compute(&rules, &tree, &figures);
             out.insert(key, build::hidden(&rules, &tree, &computed, &own));
@@ -354,28 +380,34 @@ pub async fn hidden_in<C: ConnectionTrait>(
 
 /// Keeps `current_values` as a return is approved: each of its values becomes the current one
 /// of its (measure, period, area) unless a higher revision is already approved there. Rows
-/// are taken in key order, so that two approvals at once lock in the same order.
+/// are taken in key order, so that two approvals at once lock in the same order. The
+/// public's hidden flags of the measures with a disclosure rule are worked out again (see
+/// `public_hidden`), under those measures' locks, taken first.
 pub async fn approve_into_current<C: ConnectionTrait>(
     db: &C,
     return_id: i64,
     approved_at: DateTime<Utc>,
 ) -> AppResult<()> {
+    let ruled = super::public_hidden::ruled_in_return(db, return_id).await?;
+    super::public_hidden::hold(db, &ruled).await?;
     let backend = db.get_database_backend();
     let (id, at) = match backend {
         DbBackend::Postgres => ("$1", "$2"),
         _ => ("?", "?"),
     };
     // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    // A value of a measure with a rule comes in unknown (NULL), to be worked out below.
     let sql = format!(
         "INSERT INTO current_values (measure_id, period, geography_id, period_end, revision, observation_id, \
-           value, numerator, denominator, lower_ci, upper_ci, approved_at) \
-         SELECT measure_id, period, geography_id, period_end, revision, id, value, numerator, denominator, \
-           lower_ci, upper_ci, {at} FROM observations WHERE return_id = {id} AND true \
-           ORDER BY measure_id, period, geography_id \
+           value, numerator, denominator, lower_ci, upper_ci, approved_at, public_hidden) \
+         SELECT o.measure_id, o.period, o.geography_id, o.period_end, o.revision, o.id, o.value, o.numerator, \
+           o.denominator, o.lower_ci, o.upper_ci, {at}, CASE WHEN m.suppress_up_to IS NULL THEN false END \
+           FROM observations o JOIN measures m ON m.id = o.measure_id WHERE o.return_id = {id} AND true \
+           ORDER BY o.measure_id, o.period, o.geography_id \
          ON CONFLICT (measure_id, period, geography_id) DO UPDATE SET period_end = excluded.period_end, \
            revision = excluded.revision, observation_id = excluded.observation_id, value = excluded.value, \
            numerator = excluded.numerator, denominator = excluded.denominator, lower_ci = excluded.lower_ci, \
-           upper_ci = excluded.upper_ci, approved_at = excluded.approved_at \
+           upper_ci = excluded.upper_ci, approved_at = excluded.approved_at, public_hidden = excluded.public_hidden \
          WHERE excluded.revision > current_values.revision"
     );
     let values: Vec<sea_orm::Value> = match backend {
@@ -384,7 +416,7 @@ pub async fn approve_into_current<C: ConnectionTrait>(
         _ => vec![approved_at.into(), return_id.into()],
     };
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    super::public_hidden::fill(db, Some(&ruled)).await
 }
 
 /// Rebuilds `current_values` from the approvals (for data written around the API, such as
@@ -393,9 +425,11 @@ pub async fn rebuild_current_values<C: ConnectionTrait>(db: &C) -> AppResult<()>
     db.execute_unprepared("DELETE FROM current_values").await?;
     db.execute_unprepared(
         "INSERT INTO current_values (measure_id, period, geography_id, period_end, revision, observation_id, \
-           value, numerator, denominator, lower_ci, upper_ci, approved_at) \
+           value, numerator, denominator, lower_ci, upper_ci, approved_at, public_hidden) \
          SELECT measure_id, period, geography_id, period_end, revision, id, value, numerator, denominator, \
-           lower_ci, upper_ci, reviewed_at FROM ( \
+           lower_ci, upper_ci, reviewed_at, \
+           CASE WHEN (SELECT suppress_up_to FROM measures m WHERE m.id = approved.measure_id) IS NULL THEN false END \
+           FROM ( \
            SELECT o.measure_id, o.period, o.geography_id, o.period_end, o.revision, o.id, o.value, o.numerator, \
              o.denominator, o.lower_ci, o.upper_ci, COALESCE(r.reviewed_at, r.submitted_at) AS reviewed_at, \
              ROW_NUMBER() OVER (PARTITION BY o.measure_id, o.period, o.geography_id ORDER BY o.revision DESC) AS newest \
@@ -403,6 +437,7 @@ pub async fn rebuild_current_values<C: ConnectionTrait>(db: &C) -> AppResult<()>
            WHERE r.status = 'APPROVED') approved WHERE newest = 1",
     )
     .await?;
+    super::public_hidden::fill(db, None).await?;
     // Values changed around their returns: answers kept for anonymous callers are stale.
     crate::http::response_cache::bump(db).await?;
     Ok(())

@@ -6,6 +6,7 @@ pub mod build;
 pub mod compare;
 pub mod intervals;
 pub mod load;
+pub mod public_hidden;
 pub mod stats;
 pub mod suppress;
 pub mod trajectory;

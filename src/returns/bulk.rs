@@ -1,55 +1,64 @@
 //! PostgreSQL's bulk path for writing a return: a batch's current values looked up, and its
 //! new revisions inserted, each in one statement whose rows arrive as arrays
-//! (`UNNEST($1::bigint[], ...)`), rather than one parameter per cell. Every array is sent as
-//! one text parameter in PostgreSQL's array syntax, each element quoted, so no caller text is
-//! ever part of the SQL. SQLite keeps the multi-row `INSERT` (see `write`).
-
-use std::fmt::Write as _;
+//! (`UNNEST($1::bigint[], ...)`), rather than one parameter per cell. The arrays travel in
+//! PostgreSQL's binary form (no text to build, quote or parse); no caller text is ever part
+//! of the SQL. SQLite keeps the multi-row `INSERT` (see `write`).
 
 use entity::observation;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement, Value};
 
 use super::ValidRow;
 
 /// Rows looked up and written at a time on PostgreSQL.
 pub(super) const BATCH: usize = 5_000;
 
-/// An array literal in PostgreSQL's syntax: each element written by `write`, `None` as `NULL`.
-fn array<T>(items: impl Iterator<Item = Option<T>>, write: impl Fn(&mut String, T)) -> String {
-    let mut out = String::from("{");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match item {
-            None => out.push_str("NULL"),
-            Some(v) => write(&mut out, v),
-        }
-    }
-    out.push('}');
-    out
+/// Bits of a row's `absent` mask: which optional figures the row does not have.
+const NO_NUMERATOR: i32 = 1;
+const NO_DENOMINATOR: i32 = 2;
+const NO_LOWER_CI: i32 = 4;
+const NO_UPPER_CI: i32 = 8;
+const NO_NOTE: i32 = 16;
+const NO_REPLACED: i32 = 32;
+
+/// The optional figures of a batch as arrays without NULLs (the driver's binary arrays carry
+/// none): an absent figure is written as 0 (or empty text) and its bit set in `absent`, and
+/// the statement reads it back as NULL.
+#[derive(Debug, Default, PartialEq)]
+struct Optional {
+    numerator: Vec<f64>,
+    denominator: Vec<f64>,
+    lower_ci: Vec<f64>,
+    upper_ci: Vec<f64>,
+    note: Vec<String>,
+    replaced: Vec<f64>,
+    absent: Vec<i32>,
 }
 
-/// An array literal of text elements: each element double-quoted, with `\` and `"` escaped.
-fn text_array<'a>(items: impl Iterator<Item = Option<&'a str>>) -> String {
-    array(items, |out, text| {
-        out.push('"');
-        for c in text.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
+impl Optional {
+    fn of(rows: &[(&ValidRow, i32, Option<f64>)]) -> Self {
+        let mut out = Self::default();
+        for (row, _, was) in rows {
+            let mut absent = 0;
+            for (figure, list, bit) in [
+                (row.numerator, &mut out.numerator, NO_NUMERATOR),
+                (row.denominator, &mut out.denominator, NO_DENOMINATOR),
+                (row.lower_ci, &mut out.lower_ci, NO_LOWER_CI),
+                (row.upper_ci, &mut out.upper_ci, NO_UPPER_CI),
+                (*was, &mut out.replaced, NO_REPLACED),
+            ] {
+                list.push(figure.unwrap_or_default());
+                if figure.is_none() {
+                    absent |= bit;
+                }
             }
-            out.push(c);
+            out.note.push(row.note.clone().unwrap_or_default());
+            if row.note.is_none() {
+                absent |= NO_NOTE;
+            }
+            out.absent.push(absent);
         }
-        out.push('"');
-    })
-}
-
-/// An array literal of numbers (written as Rust writes them, which PostgreSQL reads back
-/// exactly: the shortest form that round-trips).
-fn number_array<T: std::fmt::Display>(items: impl Iterator<Item = Option<T>>) -> String {
-    array(items, |out, n| {
-        let _ = write!(out, "{n}");
-    })
+        out
+    }
 }
 
 /// Every revision of each (measure, area, period) of `keys`, oldest first, with the status
@@ -67,9 +76,9 @@ pub(super) async fn revisions(
          JOIN returns r ON r.id = o.return_id \
          ORDER BY o.revision";
     let values: Vec<sea_orm::Value> = vec![
-        number_array(keys.iter().map(|k| Some(k.0))).into(),
-        number_array(keys.iter().map(|k| Some(k.1))).into(),
-        text_array(keys.iter().map(|k| Some(k.2))).into(),
+        Value::from(keys.iter().map(|k| k.0).collect::<Vec<i64>>()),
+        Value::from(keys.iter().map(|k| k.1).collect::<Vec<i64>>()),
+        Value::from(keys.iter().map(|k| k.2.to_owned()).collect::<Vec<String>>()),
     ];
     let rows = tx.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     rows.iter()
@@ -89,28 +98,35 @@ pub(super) async fn insert(
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = "INSERT INTO observations (measure_id, geography_id, period, period_start, period_end, revision, \
+    let sql = format!(
+        "INSERT INTO observations (measure_id, geography_id, period, period_start, period_end, revision, \
            value, numerator, denominator, lower_ci, upper_ci, note, source_row, replaced_value, return_id, \
            submitted_at, submitted_by) \
-         SELECT m, g, p, ps, pe, rev, v, n, d, lo, hi, note, r, was, $15, $16, $17 \
+         SELECT m, g, p, ps, pe, rev, v, CASE WHEN a & {NO_NUMERATOR} = 0 THEN n END, \
+           CASE WHEN a & {NO_DENOMINATOR} = 0 THEN d END, CASE WHEN a & {NO_LOWER_CI} = 0 THEN lo END, \
+           CASE WHEN a & {NO_UPPER_CI} = 0 THEN hi END, CASE WHEN a & {NO_NOTE} = 0 THEN note END, r, \
+           CASE WHEN a & {NO_REPLACED} = 0 THEN was END, $16, $17, $18 \
          FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::date[], $5::date[], $6::int[], $7::float8[], \
-           $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::int[], $14::float8[]) \
-           AS t(m, g, p, ps, pe, rev, v, n, d, lo, hi, note, r, was)";
-    let values: Vec<sea_orm::Value> = vec![
-        number_array(rows.iter().map(|(r, ..)| Some(r.measure_id))).into(),
-        number_array(rows.iter().map(|(r, ..)| Some(r.geography_id))).into(),
-        text_array(rows.iter().map(|(r, ..)| Some(r.period.as_str()))).into(),
-        number_array(rows.iter().map(|(r, ..)| Some(r.period_start))).into(),
-        number_array(rows.iter().map(|(r, ..)| Some(r.period_end))).into(),
-        number_array(rows.iter().map(|(_, rev, _)| Some(*rev))).into(),
-        number_array(rows.iter().map(|(r, ..)| Some(r.value))).into(),
-        number_array(rows.iter().map(|(r, ..)| r.numerator)).into(),
-        number_array(rows.iter().map(|(r, ..)| r.denominator)).into(),
-        number_array(rows.iter().map(|(r, ..)| r.lower_ci)).into(),
-        number_array(rows.iter().map(|(r, ..)| r.upper_ci)).into(),
-        text_array(rows.iter().map(|(r, ..)| r.note.as_deref())).into(),
-        number_array(rows.iter().map(|(r, ..)| Some(r.row))).into(),
-        number_array(rows.iter().map(|(.., was)| *was)).into(),
+           $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::int[], $14::float8[], \
+           $15::int[]) AS t(m, g, p, ps, pe, rev, v, n, d, lo, hi, note, r, was, a)"
+    );
+    let optional = Optional::of(rows);
+    let values: Vec<Value> = vec![
+        rows.iter().map(|(r, ..)| r.measure_id).collect::<Vec<i64>>().into(),
+        rows.iter().map(|(r, ..)| r.geography_id).collect::<Vec<i64>>().into(),
+        rows.iter().map(|(r, ..)| r.period.clone()).collect::<Vec<String>>().into(),
+        rows.iter().map(|(r, ..)| r.period_start).collect::<Vec<chrono::NaiveDate>>().into(),
+        rows.iter().map(|(r, ..)| r.period_end).collect::<Vec<chrono::NaiveDate>>().into(),
+        rows.iter().map(|(_, rev, _)| *rev).collect::<Vec<i32>>().into(),
+        rows.iter().map(|(r, ..)| r.value).collect::<Vec<f64>>().into(),
+        optional.numerator.into(),
+        optional.denominator.into(),
+        optional.lower_ci.into(),
+        optional.upper_ci.into(),
+        optional.note.into(),
+        rows.iter().map(|(r, ..)| r.row).collect::<Vec<i32>>().into(),
+        optional.replaced.into(),
+        optional.absent.into(),
         return_id.into(),
         submitted_at.into(),
         submitted_by.to_owned().into(),
@@ -121,16 +137,49 @@ pub(super) async fn insert(
 
 #[cfg(test)]
 mod tests {
-    use super::{number_array, text_array};
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn row(numerator: Option<f64>, note: Option<&str>, upper: Option<f64>) -> ValidRow {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 31).expect("a date");
+        ValidRow {
+            row: 2,
+            measure_id: 1,
+            measure: "m".into(),
+            geography_id: 2,
+            geography: "E09000007".into(),
+            period: "2024".into(),
+            period_start: day,
+            period_end: day,
+            value: 1.5,
+            numerator,
+            denominator: None,
+            lower_ci: Some(-0.25),
+            upper_ci: upper,
+            note: note.map(str::to_owned),
+        }
+    }
 
     #[test]
-    fn arrays_quote_every_text_and_write_numbers_that_read_back_exactly() {
-        let texts = [Some("plain"), Some(r#"a "quoted" \ note, {with} braces"#), None, Some(""), Some("NULL")];
-        assert_eq!(text_array(texts.into_iter()), r#"{"plain","a \"quoted\" \\ note, {with} braces",NULL,"","NULL"}"#);
+    fn absent_figures_are_written_as_zero_with_their_bit_set_and_present_ones_as_they_are() {
+        let a = row(Some(12.0), Some(r#"a "quoted" \ note"#), None);
+        let b = row(None, None, Some(0.0));
+        let got = Optional::of(&[(&a, 1, None), (&b, 2, Some(7.25))]);
         assert_eq!(
-            number_array([Some(0.1_f64), None, Some(1e-7), Some(12_345_678.5)].into_iter()),
-            "{0.1,NULL,0.0000001,12345678.5}"
+            got,
+            Optional {
+                numerator: vec![12.0, 0.0],
+                denominator: vec![0.0, 0.0],
+                lower_ci: vec![-0.25, -0.25],
+                upper_ci: vec![0.0, 0.0],
+                note: vec![r#"a "quoted" \ note"#.to_owned(), String::new()],
+                replaced: vec![0.0, 7.25],
+                absent: vec![NO_DENOMINATOR | NO_UPPER_CI | NO_REPLACED, NO_NUMERATOR | NO_DENOMINATOR | NO_NOTE],
+            }
         );
-        assert_eq!(number_array::<i64>(std::iter::empty()), "{}");
+        // Each bit names one figure: no two share one.
+        let bits = [NO_NUMERATOR, NO_DENOMINATOR, NO_LOWER_CI, NO_UPPER_CI, NO_NOTE, NO_REPLACED];
+        assert_eq!(bits.iter().fold(0, |all, b| all | b), 63);
     }
 }

@@ -548,3 +548,97 @@ async fn approvals_racing_over_the_same_values_leave_the_highest_revision_curren
         assert!(close(&area(&p["boroughs"], &code)["value"], 58.0, 1e-9), "{code}: {}", area(&p["boroughs"], &code));
     }
 }
+
+/// The boroughs of `period` whose figure an anonymous caller finds hidden: as
+/// `Measure.observations` shows them, and as the picture does (worked out afresh).
+async fn hidden_publicly(app: &TestApp, m: &str, period: &str) -> (Vec<String>, Vec<String>) {
+    let q = r#"query($m: String!, $p: String!) { measure(slug: $m) {
+        observations(period: $p, level: BOROUGH, first: 40) { nodes { geography { code } suppressed value } } } }"#;
+    let data = app.data(q, json!({ "m": m, "p": period })).await;
+    let mut listed: Vec<String> = data["measure"]["observations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|o| o["suppressed"] == true)
+        .inspect(|o| assert_eq!(o["value"], Value::Null, "{o}"))
+        .map(|o| o["geography"]["code"].as_str().expect("code").to_owned())
+        .collect();
+    listed.sort();
+    let p = picture(app, None, json!({ "m": m, "p": period })).await;
+    let mut pictured: Vec<String> = p["boroughs"]
+        .as_array()
+        .expect("boroughs")
+        .iter()
+        .filter(|b| b["suppressed"] == true)
+        .map(|b| b["geography"]["code"].as_str().expect("code").to_owned())
+        .collect();
+    pictured.sort();
+    (listed, pictured)
+}
+
+fn codes(list: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = list.iter().map(|c| (*c).to_owned()).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn what_is_hidden_from_the_public_follows_each_approval_and_each_change_of_the_rule() {
+    let app = spawn_app().await;
+    let m = "new-hiv-diagnosis-rate";
+    let ncl = [(BARNET, 40.0), (CAMDEN, 5.0), ("E09000010", 30.0), ("E09000014", 35.0), (ISLINGTON, 25.0)];
+    approved(&app, ncl.iter().map(|(code, n)| ratio(m, code, "2023", *n, 200_000.0, 100_000.0)).collect()).await;
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (codes(&[CAMDEN, ISLINGTON]), codes(&[CAMDEN, ISLINGTON])));
+    // Camden's count corrected upwards: nothing is small, so nothing is hidden, Islington included.
+    approved(&app, vec![ratio(m, CAMDEN, "2023", 50.0, 200_000.0, 100_000.0)]).await;
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (vec![], vec![]));
+    // Barnet's falls to 3: Barnet, and Islington (now the smallest other part) to cover it.
+    approved(&app, vec![ratio(m, BARNET, "2023", 3.0, 200_000.0, 100_000.0)]).await;
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (codes(&[BARNET, ISLINGTON]), codes(&[BARNET, ISLINGTON])));
+    // The rule changed by an administrator: counts up to 2 only, so 3 is shown; and back.
+    let admin = app.token("gla", &[Role::Admin]);
+    let rule = "mutation($n: Int) { updateMeasure(input: { slug: \"new-hiv-diagnosis-rate\", suppressUpTo: $n }) {
+        measure { suppressUpTo } userErrors { code } } }";
+    let changed = app.data_as(&admin, rule, json!({ "n": 2 })).await;
+    assert_eq!(changed["updateMeasure"]["measure"]["suppressUpTo"], 2, "{changed}");
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (vec![], vec![]));
+    app.data_as(&admin, rule, json!({ "n": 7 })).await;
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (codes(&[BARNET, ISLINGTON]), codes(&[BARNET, ISLINGTON])));
+    // Without a rule nothing is hidden.
+    app.data_as(&admin, rule, json!({ "n": null })).await;
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_racing_in_one_period_leave_the_public_hiding_what_all_of_them_together_call_for() {
+    let app = spawn_app().await;
+    let m = "new-hiv-diagnosis-rate";
+    let submitter = app.token_for("gla", "analyst@gla", &[Role::Submitter]);
+    let ncl = [(BARNET, 40.0), (CAMDEN, 5.0), ("E09000010", 30.0), ("E09000014", 35.0), (ISLINGTON, 25.0)];
+    // One return a borough, all waiting for review, then approved at once by five people.
+    let mut ids = Vec::new();
+    for (code, n) in ncl {
+        let payload = app
+            .data_as(&submitter, SUBMIT, input("gla", vec![ratio(m, code, "2023", n, 200_000.0, 100_000.0)]))
+            .await["submitReturn"]
+            .clone();
+        assert_eq!(payload["accepted"], 1, "{payload}");
+        ids.push(payload["return"]["id"].clone());
+    }
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } userErrors { code } } }";
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let token = app.token_for("gla", &format!("reviewer{i}@gla"), &[Role::Approver]);
+        let (address, body) = (app.address.clone(), json!({ "query": approve, "variables": { "id": id } }));
+        tasks.push(tokio::spawn(async move {
+            let response =
+                reqwest::Client::new().post(format!("{address}/graphql")).bearer_auth(token).json(&body).send().await;
+            response.expect("sent").json::<Value>().await.expect("json")
+        }));
+    }
+    for t in tasks {
+        let body = t.await.expect("task");
+        assert_eq!(body["data"]["approveReturn"]["return"]["status"], "APPROVED", "{body}");
+    }
+    assert_eq!(hidden_publicly(&app, m, "2023").await, (codes(&[CAMDEN, ISLINGTON]), codes(&[CAMDEN, ISLINGTON])));
+}

@@ -232,6 +232,10 @@ pub async fn update_measure(
     row.suppress_up_to = Set(suppress_up_to);
     row.updated_at = Set(Utc::now());
     let after = row.update(&tx).await?;
+    // What the disclosure rule hides depends on these two: the public's kept flags follow.
+    if (after.value_type.as_str(), after.suppress_up_to) != (before.value_type.as_str(), before.suppress_up_to) {
+        crate::picture::public_hidden::refresh_measure(&tx, after.id).await?;
+    }
     audit::record(&tx, actor, "updateMeasure", EntityType::Measure, after.id, Some(&before), Some(&after)).await?;
     finish(tx, Ok(after)).await
 }
