@@ -311,8 +311,51 @@ where
     joined.map_err(|e| crate::error::AppError::Internal(format!("a write task failed: {e}")))
 }
 
+/// The namespaces of transaction-scoped advisory locks (the key's high 16 bits; an id fills
+/// the low 48): one per kind of thing locked, so that two kinds never wait on each other.
+#[derive(Debug, Clone, Copy)]
+pub enum LockSpace {
+    /// A measure's periods: returns hold it shared, closing a period exclusive (`returns::locks`).
+    PeriodLocks = 0x4C56,
+    /// A measure's kept public hidden flags (`picture::public_hidden`).
+    PublicHidden = 0x4C48,
+}
+
+/// The advisory lock key of `id` in `space`.
+pub fn advisory_key(space: LockSpace, id: i64) -> i64 {
+    ((space as i64) << 48) | (id & 0x0000_FFFF_FFFF_FFFF)
+}
+
+/// Takes the advisory locks of `ids` in `space` until the transaction ends (PostgreSQL;
+/// nothing on SQLite, whose writers are one at a time already), in key order, so that two
+/// transactions taking several never deadlock on them.
+pub async fn advisory_locks<C: ConnectionTrait>(
+    db: &C,
+    space: LockSpace,
+    ids: &std::collections::BTreeSet<i64>,
+    shared: bool,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<i64> = ids.iter().map(|&id| advisory_key(space, id)).collect();
+    let function = if shared { "pg_advisory_xact_lock_shared" } else { "pg_advisory_xact_lock" };
+    let sql = format!("SELECT {function}(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS keys");
+    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [keys.into()])).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn advisory_keys_of_two_spaces_or_two_ids_differ_and_keep_their_space_in_the_high_bits() {
+        use super::{LockSpace, advisory_key};
+        assert_ne!(advisory_key(LockSpace::PeriodLocks, 7), advisory_key(LockSpace::PublicHidden, 7));
+        assert_ne!(advisory_key(LockSpace::PublicHidden, 1), advisory_key(LockSpace::PublicHidden, 2));
+        assert_eq!(advisory_key(LockSpace::PublicHidden, 7) >> 48, 0x4C48);
+        assert_eq!(advisory_key(LockSpace::PeriodLocks, 7), 0x4C56_0000_0000_0007);
+    }
+
     use std::path::PathBuf;
 
     use super::{Fault, postgres_fault, sqlite_fault, sqlite_file_dir};

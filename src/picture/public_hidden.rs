@@ -29,22 +29,9 @@ use crate::error::AppResult;
 /// (measure, period) pairs worked out at a time.
 const CHUNK: usize = 200;
 
-/// The advisory lock key of a measure's kept flags (a namespace in the high bits, the
-/// measure's id in the low ones; period locks use another namespace).
-fn advisory_key(measure_id: i64) -> i64 {
-    0x4C48_0000_0000_0000 | (measure_id & 0x0000_FFFF_FFFF_FFFF)
-}
-
-/// Takes the measures' locks (PostgreSQL; SQLite's writers are one at a time already), in
-/// key order, until the transaction ends.
+/// Takes the measures' locks until the transaction ends (see `db::advisory_locks`).
 pub async fn hold<C: ConnectionTrait>(db: &C, measure_ids: &BTreeSet<i64>) -> Result<(), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres || measure_ids.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<i64> = measure_ids.iter().map(|&id| advisory_key(id)).collect();
-    let sql = "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS keys";
-    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [keys.into()])).await?;
-    Ok(())
+    crate::db::advisory_locks(db, crate::db::LockSpace::PublicHidden, measure_ids, false).await
 }
 
 /// Every measure with a disclosure rule.
@@ -270,11 +257,5 @@ mod tests {
         assert_eq!(values.len(), 5);
         let mut values = Vec::new();
         assert_eq!(tuples(DbBackend::Sqlite, &mut values, rows.into_iter()), "(?, ?), (?, ?)");
-    }
-
-    #[test]
-    fn the_lock_keys_of_two_measures_differ_and_stay_out_of_the_period_locks_namespace() {
-        assert_ne!(advisory_key(1), advisory_key(2));
-        assert_eq!(advisory_key(7) >> 48, 0x4C48);
     }
 }

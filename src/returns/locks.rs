@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use entity::{measure, period_lock};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
 };
 
 use crate::{
@@ -52,22 +52,9 @@ async fn find(db: &impl ConnectionTrait, measure_id: i64, period: &Period) -> Ap
         .await?)
 }
 
-/// The advisory lock key of a measure's periods (a namespace in the high bits, the measure's
-/// id in the low ones).
-fn advisory_key(measure_id: i64) -> i64 {
-    0x4C56_0000_0000_0000 | (measure_id & 0x0000_FFFF_FFFF_FFFF)
-}
-
-/// Takes the measures' advisory locks (PostgreSQL; nothing on SQLite), in key order.
+/// Takes the measures' period-lock advisory locks (see `db::advisory_locks`).
 async fn hold<C: ConnectionTrait>(db: &C, measure_ids: &BTreeSet<i64>, shared: bool) -> Result<(), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres || measure_ids.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<i64> = measure_ids.iter().map(|&id| advisory_key(id)).collect();
-    let function = if shared { "pg_advisory_xact_lock_shared" } else { "pg_advisory_xact_lock" };
-    let sql = format!("SELECT {function}(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS keys");
-    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [keys.into()])).await?;
-    Ok(())
+    crate::db::advisory_locks(db, crate::db::LockSpace::PeriodLocks, measure_ids, shared).await
 }
 
 /// Of the (measure id, period) pairs a return is about to commit, the locked ones, as
