@@ -270,6 +270,8 @@ async fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
             );
         }
         if auth::revoke(&db.conn, &jti, reason).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            // Servers close live connections opened with it (on SQLite, at their next look).
+            crate::events::notify_revocation(&db.conn, &jti).await?;
             eprintln!("token {jti} is revoked");
         } else {
             eprintln!("token {jti} was already revoked");

@@ -35,6 +35,26 @@ pub struct Config {
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
     pub max_complexity: usize,
 
+    /// Most field selections a query may hold once its fragments are expanded, counted before
+    /// it is validated or run: a short text of nested fragment spreads cannot become millions
+    /// of fields.
+    #[arg(long, env = "GRAPHQL_MAX_SELECTIONS", default_value_t = 10_000)]
+    pub max_selections: usize,
+
+    /// Most subscriptions one WebSocket connection may hold at once.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = 25)]
+    pub ws_max_subscriptions: usize,
+
+    /// Most WebSocket connections one principal (one token's organisation and subject, or one
+    /// anonymous client address) may hold open at once.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_PRINCIPAL", default_value_t = 20)]
+    pub ws_max_connections_per_principal: usize,
+
+    /// How long a request waits for a database connection before it is answered 503, in
+    /// milliseconds.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub database_acquire_timeout_ms: u64,
+
     /// How long a DataLoader waits for more keys before it runs a batch, in milliseconds.
     /// Longer windows batch better on a busy machine and add that much latency per level.
     #[arg(long, env = "GRAPHQL_BATCH_WINDOW_MS", default_value_t = 2)]
@@ -97,11 +117,11 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
     pub webhook_max_attempts: u32,
 
-    /// Refuse webhooks to loopback, private (10/8, 172.16/12, 192.168/16), shared (100.64/10)
-    /// and unique-local addresses as well as the link-local ones always refused: set it where
-    /// the server can reach internal services partners should not.
-    #[arg(long, env = "WEBHOOK_DENY_PRIVATE_ADDRESSES", default_value_t = false)]
-    pub webhook_deny_private_addresses: bool,
+    /// Allow webhooks to loopback and private addresses (for development, with a receiver on
+    /// the same machine). By default they are refused, with every other address that is not
+    /// public (see `webhooks::address`); link-local ones are refused even when this is set.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default_value_t = false)]
+    pub webhook_allow_private_addresses: bool,
 
     /// How long one SQL statement may run (PostgreSQL), in milliseconds.
     #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
@@ -149,6 +169,10 @@ impl Config {
             data_dir,
             max_depth: 15,
             max_complexity: 20_000,
+            max_selections: 10_000,
+            ws_max_subscriptions: 25,
+            ws_max_connections_per_principal: 20,
+            database_acquire_timeout_ms: 2_000,
             batch_window_ms: 2,
             max_body_bytes: 2 * 1024 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
@@ -164,7 +188,7 @@ impl Config {
             statement_timeout_ms: 30_000,
             webhook_retry_base_ms: 200,
             webhook_max_attempts: 4,
-            webhook_deny_private_addresses: false,
+            webhook_allow_private_addresses: false,
             seed_file: None,
             jwt_secret: None,
             jwt_public_keys: None,
@@ -230,6 +254,10 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("max_depth", &self.max_depth)
             .field("max_complexity", &self.max_complexity)
+            .field("max_selections", &self.max_selections)
+            .field("ws_max_subscriptions", &self.ws_max_subscriptions)
+            .field("ws_max_connections_per_principal", &self.ws_max_connections_per_principal)
+            .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
             .field("batch_window_ms", &self.batch_window_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_response_bytes", &self.max_response_bytes)

@@ -15,6 +15,9 @@ use tokio::sync::broadcast;
 
 /// The PostgreSQL channel events travel on.
 pub const CHANNEL: &str = "london_vision_events";
+/// The PostgreSQL channel revoked tokens' ids travel on, so that every process closes the
+/// connections opened with them at once.
+pub const REVOCATIONS: &str = "london_vision_revocations";
 
 /// How many events a slow subscriber may fall behind before it misses some.
 const BACKLOG: usize = 1024;
@@ -40,6 +43,7 @@ impl Event {
 #[derive(Clone)]
 pub struct Events {
     local: broadcast::Sender<Event>,
+    revoked: broadcast::Sender<String>,
     db: DatabaseConnection,
 }
 
@@ -47,17 +51,22 @@ impl Events {
     /// Starts listening (on PostgreSQL) for events announced by any process.
     pub async fn start(db: &DatabaseConnection) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(BACKLOG);
-        let events = Self { local, db: db.clone() };
+        let (revoked, _) = broadcast::channel(BACKLOG);
+        let events = Self { local, revoked, db: db.clone() };
         if db.get_database_backend() == DbBackend::Postgres {
             let pool = db.get_postgres_connection_pool().clone();
             let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen(CHANNEL).await?;
+            listener.listen_all([CHANNEL, REVOCATIONS]).await?;
             let local = events.local.clone();
+            let revoked = events.revoked.clone();
             tokio::spawn(async move {
                 loop {
                     // `recv` reconnects by itself when the connection drops; an event sent
                     // while it was down is missed, as with any live feed.
                     match listener.recv().await {
+                        Ok(n) if n.channel() == REVOCATIONS => {
+                            let _ = revoked.send(n.payload().to_owned());
+                        }
                         Ok(n) => match serde_json::from_str::<Event>(n.payload()) {
                             Ok(event) => {
                                 let _ = local.send(event);
@@ -90,6 +99,37 @@ impl Events {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.local.subscribe()
     }
+
+    /// Tells every process that the token `jti` is revoked, after the revocation committed.
+    pub async fn announce_revocation(&self, jti: &str) {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            if let Err(e) = notify_revocation(&self.db, jti).await {
+                tracing::warn!(error = %e, "announcing a revocation");
+            }
+        } else {
+            let _ = self.revoked.send(jti.to_owned());
+        }
+    }
+
+    /// The ids of tokens revoked from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<String> {
+        self.revoked.subscribe()
+    }
+}
+
+/// Announces a revocation on PostgreSQL (a no-op elsewhere, where connections find it by
+/// looking): for `london-vision token revoke`.
+pub async fn notify_revocation<C: ConnectionTrait>(db: &C, jti: &str) -> Result<(), sea_orm::DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [REVOCATIONS.into(), jti.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Announces an event on PostgreSQL (a no-op elsewhere): for writers outside the server,

@@ -43,7 +43,7 @@ impl Application {
             crate::picture::public_hidden::fill(&tx, Some(&ruled)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             tx.commit().await?;
         }
-        let schema = graphql::build_schema(config.max_depth, config.max_complexity);
+        let schema = graphql::build_schema(config.max_depth, config.max_complexity, config.max_selections);
         let batch_window = std::time::Duration::from_millis(config.batch_window_ms);
         let tokens = Arc::new(TokenService::from_config(config)?);
         // An identity provider's key file is read again when it changes.
@@ -68,7 +68,7 @@ impl Application {
             crate::webhooks::deliver::Retries {
                 base: std::time::Duration::from_millis(config.webhook_retry_base_ms),
                 max_attempts: config.webhook_max_attempts.max(1),
-                deny_private: config.webhook_deny_private_addresses,
+                deny_private: !config.webhook_allow_private_addresses,
             },
         )?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
@@ -93,12 +93,17 @@ impl Application {
             stopping: stopping_rx,
             sockets: sockets.clone(),
             metrics: Arc::new(http::metrics::Metrics::new()?),
-            webhooks: crate::webhooks::Policy { deny_private: config.webhook_deny_private_addresses },
+            webhooks: crate::webhooks::Policy { deny_private: !config.webhook_allow_private_addresses },
             due: crate::returns::due::DueRules { since: config.due_since, deadline_days: config.due_deadline_days },
             receipts: Arc::new(crate::receipts::ReceiptKeys::load(
                 config.receipt_signing_key.as_ref().map(secrecy::ExposeSecret::expose_secret),
                 &config.data_dir,
             )?),
+            sockets_limits: http::graphql_ws::SocketLimits::new(
+                config.ws_max_subscriptions,
+                config.ws_max_connections_per_principal,
+                config.max_body_bytes,
+            ),
         };
         // Callers not seen for an hour have a full allowance again: forget them.
         let limits = state.limits.clone();

@@ -6,7 +6,7 @@ use entity::{issued_token, revoked_token};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde::Serialize;
 
-use super::{Principal, TokenService, principal::record_issued};
+use super::{Act, OrgRef, Principal, TokenService, principal::record_issued};
 use crate::{
     audit::{self, EntityType},
     catalogue::organisations,
@@ -52,6 +52,7 @@ fn view(t: issued_token::Model, revoked: Option<revoked_token::Model>) -> TokenV
 /// still in force (not expired, not revoked) when `active`.
 pub async fn list(
     db: &DatabaseConnection,
+    actor: &Principal,
     organisation: Option<&str>,
     subject: Option<&str>,
     active: bool,
@@ -61,6 +62,15 @@ pub async fn list(
         .order_by_desc(issued_token::Column::IssuedAt)
         .order_by_desc(issued_token::Column::Jti)
         .limit(limit.min(MAX_LISTED));
+    // Only the tokens of organisations the actor administers: what it may revoke.
+    let reached: Vec<String> = entity::organisation::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|o| actor.may(Act::Administer(OrgRef::from(o))))
+        .map(|o| o.slug)
+        .collect();
+    select = select.filter(issued_token::Column::Organisation.is_in(reached));
     if let Some(o) = organisation {
         select = select.filter(issued_token::Column::Organisation.eq(o));
     }
@@ -132,12 +142,11 @@ pub async fn issue(
             UserErrorCode::NotFound,
             format!("no organisation has the slug '{organisation}'"),
         )),
-        Some(o) if !actor.scope.contains(o.geography_id) => problems.push(UserError::new(
-            &["organisation"],
-            UserErrorCode::OutOfScope,
-            format!("{} is outside the area of {}", o.name, actor.organisation.name),
-        )),
-        Some(_) => {}
+        Some(o) => {
+            if let Err(denied) = actor.authorise(Act::Administer(OrgRef::from(o))) {
+                problems.extend(denied.user_error(&["organisation"])?);
+            }
+        }
     }
     if !problems.is_empty() {
         return Ok(Err(problems));
@@ -174,8 +183,9 @@ pub async fn revoke(
     let Some(token) = found else {
         return Ok(Err(vec![UserError::new(&["id"], UserErrorCode::NotFound, format!("no token has the id '{id}'"))]));
     };
-    let in_area =
-        organisations::by_slug(&tx, &token.organisation).await?.is_some_and(|o| actor.scope.contains(o.geography_id));
+    let in_area = organisations::by_slug(&tx, &token.organisation)
+        .await?
+        .is_some_and(|o| actor.may(Act::Administer(OrgRef::from(&o))));
     if !in_area {
         return Ok(Err(vec![UserError::new(&["id"], UserErrorCode::NotFound, format!("no token has the id '{id}'"))]));
     }

@@ -1,8 +1,11 @@
 //! Partner identity: verifying tokens, the principal a request acts as, and its scope.
 
+pub mod authority;
 pub mod manage;
 mod principal;
+pub mod session;
 pub mod tokens;
 
+pub use authority::{Act, Denied, OrgRef};
 pub use principal::{Principal, Scope, authenticate, is_revoked, record_issued, revoke, was_issued};
 pub use tokens::{Claims, TokenService};

@@ -21,6 +21,8 @@ use crate::{
 pub struct Scope {
     pub root: i64,
     pub geographies: HashSet<i64>,
+    /// Whether the area is the top of the hierarchy (London): the principal acts for all of it.
+    pub london_wide: bool,
 }
 
 impl Scope {
@@ -39,6 +41,8 @@ pub struct Principal {
     pub scope: Scope,
     /// The token's id.
     pub token_id: String,
+    /// When the token expires (seconds since the epoch); none for the operator's commands.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -86,9 +90,11 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, tokens: &TokenService, tok
         return Err(AppError::Unauthenticated("the token has been revoked".into()));
     }
     let org = claims.org.clone();
-    Principal::for_organisation(db, &claims.org, claims.sub, roles, claims.jti)
+    let mut principal = Principal::for_organisation(db, &claims.org, claims.sub, roles, claims.jti)
         .await?
-        .ok_or_else(|| AppError::Unauthenticated(format!("the token names an unknown organisation '{org}'")))
+        .ok_or_else(|| AppError::Unauthenticated(format!("the token names an unknown organisation '{org}'")))?;
+    principal.expires_at = Some(claims.exp);
+    Ok(principal)
 }
 
 impl Principal {
@@ -104,8 +110,10 @@ impl Principal {
         let Some(organisation) = organisations::by_slug(db, slug).await? else { return Ok(None) };
         let all = geographies::all(db).await?;
         let root = organisation.geography_id;
-        let scope = Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect() };
-        Ok(Some(Self { subject, organisation, roles, scope, token_id }))
+        let london_wide = all.iter().any(|g| g.id == root && g.parent_id.is_none());
+        let scope =
+            Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect(), london_wide };
+        Ok(Some(Self { subject, organisation, roles, scope, token_id, expires_at: None }))
     }
 }
 

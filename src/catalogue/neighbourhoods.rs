@@ -18,7 +18,7 @@ use sea_orm::{
 
 use crate::{
     audit::{self, EntityType},
-    auth::Principal,
+    auth::{Act, Principal},
     error::{AppError, AppResult, UserError},
     values::{GeographyLevel, Lines, Role, UserErrorCode, describe_character, forbidden_character},
 };
@@ -217,7 +217,12 @@ pub async fn import(
         }
         match existing.get(&r.parent) {
             Some(p) if p.level == GeographyLevel::Borough.as_str() => {
-                if let Some(current) = existing.get(&r.code)
+                if let Err(denied) = actor.authorise(Act::ImportNeighbourhoods { parent: p.id }) {
+                    for mut e in denied.user_error(&["geographies", &r.row.to_string(), "parent"])? {
+                        e.row = Some(r.row);
+                        errors.push(e);
+                    }
+                } else if let Some(current) = existing.get(&r.code)
                     && (current.level != GeographyLevel::Neighbourhood.as_str() || current.parent_id != Some(p.id))
                 {
                     errors.push(problem(

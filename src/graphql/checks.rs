@@ -5,9 +5,18 @@
 //!   used cache shared by all requests), since partners send the same few queries again and
 //!   again; a malformed query is `BAD_USER_INPUT`.
 //! - **Text**: control characters refused in every string the request carries (`text_guard`).
-//! - **Cost**: counted before the query runs and refused over the limit with
-//!   `QUERY_TOO_COMPLEX`; reported on every answer (`cost`); spent from the caller's
-//!   allowance (`http::rate_limit`), `RATE_LIMITED` when it is spent.
+//! - **Size**: the field selections of the document once every fragment is expanded, counted
+//!   as soon as it is parsed (each fragment once, so the count itself is cheap) and refused
+//!   over the limit with `QUERY_TOO_COMPLEX`, before validation walks them: nested spreads
+//!   (`fragment A { ...B ...B }`, `fragment B { ...C ...C }`, ...) double at each level.
+//! - **Cost**: counted before the query runs (never less than its expanded selections) and
+//!   refused over the limit with `QUERY_TOO_COMPLEX`; reported on every answer (`cost`);
+//!   spent from the caller's allowance (`http::rate_limit`), `RATE_LIMITED` when it is spent.
+//!   A refused query is charged what it claimed too, so refusals are no free way to load the
+//!   server.
+//! - **Standing** on a WebSocket connection (`auth::session`): before each operation the
+//!   token is checked again (expired or revoked: `UNAUTHENTICATED`, and the connection ends),
+//!   and a connection holds at most its number of operations at once.
 //! - **Codes**: every error leaves with the contract's `extensions.code`.
 //! - **Nulls where fields failed**: a nullable field whose resolver fails answers `null`
 //!   beside its error, as the GraphQL specification asks (async-graphql alone would leave the
@@ -21,18 +30,21 @@ use std::{
     },
 };
 
+use std::collections::HashMap;
+
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextResolve,
-        NextValidation, ResolveInfo,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
+        NextResolve, NextSubscribe, NextValidation, ResolveInfo,
     },
-    parser::types::ExecutableDocument,
+    futures_util::stream::{self, BoxStream, StreamExt as _},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 use lru::LruCache;
 
 use super::text_guard;
-use crate::error::code;
+use crate::{auth::session::Session, error::code};
 
 /// How many distinct query texts keep their parsed form.
 pub const PARSED_QUERIES: usize = 512;
@@ -46,22 +58,62 @@ type ParsedCache = Mutex<LruCache<Arc<str>, Arc<ExecutableDocument>>>;
 /// printed by `london-vision schema`).
 pub struct RequestChecks {
     limit: Option<usize>,
+    max_selections: usize,
     parsed: Arc<ParsedCache>,
 }
 
 impl RequestChecks {
-    pub fn new(limit: Option<usize>) -> Self {
+    pub fn new(limit: Option<usize>, max_selections: usize) -> Self {
         let size = NonZeroUsize::new(PARSED_QUERIES).unwrap_or(NonZeroUsize::MIN);
-        Self { limit, parsed: Arc::new(Mutex::new(LruCache::new(size))) }
+        Self { limit, max_selections, parsed: Arc::new(Mutex::new(LruCache::new(size))) }
     }
+}
+
+/// The field selections of every operation of `doc` with its fragments expanded: what
+/// validation and execution would walk. Each fragment is counted once and remembered, so the
+/// count takes time in proportion to the text, however much it expands; a fragment that spreads
+/// itself counts nothing here (validation refuses it).
+pub fn expanded_selections(doc: &ExecutableDocument) -> usize {
+    fn set(doc: &ExecutableDocument, s: &SelectionSet, memo: &mut HashMap<String, Option<usize>>) -> usize {
+        s.items.iter().fold(0usize, |n, item| n.saturating_add(selection(doc, item, memo)))
+    }
+    fn selection(
+        doc: &ExecutableDocument,
+        item: &Positioned<Selection>,
+        memo: &mut HashMap<String, Option<usize>>,
+    ) -> usize {
+        match &item.node {
+            Selection::Field(f) => 1usize.saturating_add(set(doc, &f.node.selection_set.node, memo)),
+            Selection::InlineFragment(i) => set(doc, &i.node.selection_set.node, memo),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match memo.get(name) {
+                    Some(Some(n)) => *n,
+                    // Being counted: a cycle.
+                    Some(None) => 0,
+                    None => {
+                        let Some(fragment) = doc.fragments.get(name) else { return 0 };
+                        memo.insert(name.to_owned(), None);
+                        let n = set(doc, &fragment.node.selection_set.node, memo);
+                        memo.insert(name.to_owned(), Some(n));
+                        n
+                    }
+                }
+            }
+        }
+    }
+    let mut memo = HashMap::new();
+    doc.operations.iter().fold(0usize, |n, (_, op)| n.saturating_add(set(doc, &op.node.selection_set.node, &mut memo)))
 }
 
 impl ExtensionFactory for RequestChecks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Checks {
             limit: self.limit,
+            max_selections: self.max_selections,
             parsed: self.parsed.clone(),
             cost: AtomicUsize::new(usize::MAX),
+            selections: AtomicUsize::new(0),
             nulled: Mutex::default(),
         })
     }
@@ -69,9 +121,12 @@ impl ExtensionFactory for RequestChecks {
 
 struct Checks {
     limit: Option<usize>,
+    max_selections: usize,
     parsed: Arc<ParsedCache>,
     /// The cost of this request's query, once counted (`usize::MAX` until then).
     cost: AtomicUsize,
+    /// The field selections of this request's query with its fragments expanded.
+    selections: AtomicUsize,
     /// The errors of nullable fields answered with `null`, to be reported with the answer.
     nulled: Mutex<Vec<ServerError>>,
 }
@@ -122,6 +177,51 @@ impl Extension for Checks {
         response
     }
 
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let Some(session) = ctx.data_opt::<Arc<Session>>().cloned() else { return next.run(ctx, stream) };
+        let Some(place) = session.begin_operation() else {
+            let mut err = ServerError::new(
+                format!(
+                    "this connection holds {} subscriptions already: complete one first, or open another connection",
+                    session.max_operations
+                ),
+                None,
+            );
+            err.extensions.get_or_insert_with(Default::default).set("code", code::RATE_LIMITED);
+            return stream::once(async move { Response::from_errors(vec![err]) }).boxed();
+        };
+        // The operation ends with the connection's standing; its place is given back when it
+        // is dropped (completed by the client, or finished).
+        next.run(ctx, stream)
+            .take_until(async move { session.until_ended().await })
+            .map(move |response| {
+                let _held = &place;
+                response
+            })
+            .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let (Some(session), Some(r)) = (ctx.data_opt::<Arc<Session>>(), ctx.data_opt::<super::RequestContext>())
+            && let Err(e) = session.check(&r.db).await
+        {
+            let mut err = ServerError::new(e.to_string(), None);
+            err.extensions.get_or_insert_with(Default::default).set("code", e.code());
+            return Err(err);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -132,12 +232,37 @@ impl Extension for Checks {
         // A kept document passed the checks of its own text when it was first parsed; the
         // variables are new each time.
         text_guard::check_variables(variables)?;
-        if let Some(doc) = self.cached(query) {
-            return Ok(ExecutableDocument::clone(&doc));
+        let doc = match self.cached(query) {
+            Some(doc) => ExecutableDocument::clone(&doc),
+            None => {
+                let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, code::BAD_USER_INPUT))?;
+                text_guard::check_document(&doc)?;
+                self.keep(query, &doc);
+                doc
+            }
+        };
+        let selections = expanded_selections(&doc);
+        self.selections.store(selections, Ordering::Relaxed);
+        if selections > self.max_selections {
+            // Charged what it claims, at most the costliest query allowed, before it is refused.
+            let claimed = self.limit.map_or(selections, |l| selections.min(l));
+            self.cost.store(selections, Ordering::Relaxed);
+            if let Some(slot) = ctx.data_opt::<Arc<crate::http::rate_limit::RateSlot>>() {
+                slot.spend(claimed as u64);
+            }
+            let mut err = ServerError::new(
+                format!(
+                    "the query holds {selections} field selections once its fragments are expanded, and the limit \
+                     is {}: select fewer fields, or spread each fragment fewer times",
+                    self.max_selections
+                ),
+                None,
+            );
+            let ext = err.extensions.get_or_insert_with(Default::default);
+            ext.set("code", code::QUERY_TOO_COMPLEX);
+            ext.set("cost", self.report(selections));
+            return Err(err);
         }
-        let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, code::BAD_USER_INPUT))?;
-        text_guard::check_document(&doc)?;
-        self.keep(query, &doc);
         Ok(doc)
     }
 
@@ -155,12 +280,20 @@ impl Extension for Checks {
                 })
                 .collect::<Vec<_>>()
         })?;
+        // Never less than the fields it would run, whatever the schema's cost model says.
+        let complexity = result.complexity.max(self.selections.load(Ordering::Relaxed));
+        let mut result = result;
+        result.complexity = complexity;
         self.cost.store(result.complexity, Ordering::Relaxed);
         let over_limit = self.limit.is_some_and(|limit| result.complexity > limit);
-        // The caller's allowance is spent on what it asked for, before anything runs.
-        if !over_limit
-            && let Some(slot) = ctx.data_opt::<Arc<crate::http::rate_limit::RateSlot>>()
-            && !slot.spend(result.complexity as u64)
+        // The caller's allowance is spent on what it asked for, before anything runs; a query
+        // over the limit is charged too, as much as the costliest query allowed (so refusals
+        // are never free, and one mistake does not spend an hour's allowance), and refused
+        // for its cost below.
+        let charged = self.limit.map_or(result.complexity, |limit| result.complexity.min(limit));
+        if let Some(slot) = ctx.data_opt::<Arc<crate::http::rate_limit::RateSlot>>()
+            && !slot.spend(charged as u64)
+            && !over_limit
         {
             let mut err = ServerError::new(
                 format!(

@@ -273,7 +273,8 @@ impl Loader<LondonSeriesOf> for Loaders {
 
     async fn load(&self, keys: &[LondonSeriesOf]) -> LoadResult<LondonSeriesOf, Self::Value> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut found = crate::picture::load::london_series(&self.db, &ids).await.map_err(Arc::new)?;
+        let mut found =
+            crate::picture::load::london_series(&self.db, &ids, &self.visibility).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, found.remove(&k.0).unwrap_or_default())).collect())
     }
 }

@@ -219,7 +219,7 @@ async fn prime(ctx: &Context<'_>, m: &measure::Model, items: &[(i64, observation
     let hidden = async {
         let visibility = &request(ctx).visibility;
         if m.suppress_up_to.is_some()
-            && ["value", "numerator", "lowerCi", "upperCi", "suppressed"].into_iter().any(node)
+            && ["value", "numerator", "denominator", "lowerCi", "upperCi", "suppressed"].into_iter().any(node)
         {
             let measure = Arc::new(m.clone());
             let periods: std::collections::BTreeSet<&str> = items
@@ -318,9 +318,10 @@ impl Observation {
         self.unless_hidden(ctx, self.0.numerator).await
     }
 
-    /// Denominator (population at risk), for ratios.
-    async fn denominator(&self) -> Option<f64> {
-        self.0.denominator
+    /// Denominator (population at risk), for ratios. Null when suppressed, so that it never
+    /// helps work a hidden count out.
+    async fn denominator(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.unless_hidden(ctx, self.0.denominator).await
     }
 
     /// Lower limit of the 95% confidence interval, as submitted. Null when suppressed.

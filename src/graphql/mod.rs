@@ -55,8 +55,11 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 /// The schema as served, with its depth and cost limits from configuration. Its checks are
 /// one extension (`checks`): async-graphql passes every field of an answer through each.
-pub fn build_schema(max_depth: usize, max_complexity: usize) -> AppSchema {
-    schema_builder().extension(checks::RequestChecks::new(Some(max_complexity))).limit_depth(max_depth).finish()
+pub fn build_schema(max_depth: usize, max_complexity: usize, max_selections: usize) -> AppSchema {
+    schema_builder()
+        .extension(checks::RequestChecks::new(Some(max_complexity), max_selections))
+        .limit_depth(max_depth)
+        .finish()
 }
 
 /// The SDL of the public contract, as `schema.graphql` holds it.
@@ -93,6 +96,8 @@ pub fn connection_data(
     principal: Option<Principal>,
     batch_window: Duration,
     events: crate::events::Events,
+    session: std::sync::Arc<crate::auth::session::Session>,
+    slot: std::sync::Arc<crate::http::rate_limit::RateSlot>,
 ) -> async_graphql::Data {
     let visibility = Visibility::of(principal.as_ref());
     let loaders = Loaders { db: db.clone(), visibility: visibility.clone() };
@@ -103,6 +108,8 @@ pub fn connection_data(
     data.insert(RequestContext { db: db.clone(), visibility, principal });
     data.insert(loader);
     data.insert(events);
+    data.insert(session);
+    data.insert(slot);
     data
 }
 

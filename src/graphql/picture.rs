@@ -224,8 +224,9 @@ impl AreaValue {
     }
 
     /// The denominator (the population); for an added-up value, the sum of the boroughs'.
+    /// Null when suppressed, so that it never helps work a hidden count out.
     async fn denominator(&self) -> Option<f64> {
-        self.figure.computed.value.and(self.figure.computed.denominator)
+        self.shown(self.figure.computed.value.and(self.figure.computed.denominator))
     }
 
     /// The lower 95% confidence limit: as submitted, or computed (see `interval`).

@@ -162,6 +162,10 @@ impl TokenMutation {
         #[graphql(desc = "What to do: the fields of `RevokeTokenInput`.")] input: RevokeTokenInput,
     ) -> Result<RevokeTokenPayload> {
         let outcome = manage::revoke(&request(ctx).db, actor(ctx)?, &input.id, input.reason.as_deref()).await.gql()?;
+        if let (Ok(view), Ok(events)) = (&outcome, ctx.data::<crate::events::Events>()) {
+            // Live connections opened with it close now, on every replica.
+            events.announce_revocation(&view.id).await;
+        }
         Ok(match outcome {
             Ok(view) => RevokeTokenPayload { issued_token: Some(IssuedToken(view)), user_errors: Vec::new() },
             Err(errors) => RevokeTokenPayload { issued_token: None, user_errors: user_error::all(errors) },
@@ -178,7 +182,8 @@ pub async fn list(
     first: Option<i32>,
 ) -> Result<Vec<IssuedToken>> {
     let limit = u64::try_from(first.unwrap_or(50)).unwrap_or(0).min(manage::MAX_LISTED);
-    let found =
-        manage::list(&request(ctx).db, organisation.as_deref(), subject.as_deref(), active, limit).await.gql()?;
+    let found = manage::list(&request(ctx).db, actor(ctx)?, organisation.as_deref(), subject.as_deref(), active, limit)
+        .await
+        .gql()?;
     Ok(found.into_iter().map(IssuedToken).collect())
 }

@@ -65,16 +65,23 @@ fn csv_response(name: &str, body: Vec<u8>) -> Response {
 fn write_csv(name: &str, rows: impl Iterator<Item = Vec<String>>) -> Result<Response, AppError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        out.write_record(&row).map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
+        out.write_record(row.iter().map(|cell| safe_cell(cell).into_owned()))
+            .map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
     }
     let body = out.into_inner().map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
     Ok(csv_response(name, body))
 }
 
-/// A cell of free text, made safe for spreadsheets: text that starts like a formula gets a
-/// leading apostrophe, as spreadsheet programs themselves mark literal text.
-fn text_cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+/// A cell made safe for spreadsheets, whatever column it is in (names, codes, notes, methods):
+/// text that starts like a formula gets a leading apostrophe, as spreadsheet programs
+/// themselves mark literal text. A number (a negative value starts with `-`) is left as it is.
+pub fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r', '|', '%']);
+    if formula && text.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 fn number(v: Option<f64>) -> String {
@@ -178,7 +185,7 @@ fn picture_row(slug: &str, period: &str, g: &entity::geography::Model, a: &AreaF
         g.level.clone(),
         shown(a.computed.value),
         shown(a.computed.numerator),
-        number(a.computed.value.and(a.computed.denominator)),
+        shown(a.computed.value.and(a.computed.denominator)),
         number(lower_95),
         number(upper_95),
         number(lower_998),
@@ -278,13 +285,13 @@ async fn observations_csv(
             o.period.clone(),
             shown(Some(o.value)),
             shown(o.numerator),
-            number(o.denominator),
+            shown(o.denominator),
             shown(o.lower_ci),
             shown(o.upper_ci),
             status.to_string(),
             o.revision.to_string(),
             o.submitted_at.to_rfc3339(),
-            o.note.as_deref().map(text_cell).unwrap_or_default(),
+            o.note.clone().unwrap_or_default(),
             suppressed.to_string(),
         ]
     });

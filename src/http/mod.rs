@@ -3,7 +3,7 @@
 mod exports;
 mod graphiql;
 mod graphql;
-mod graphql_ws;
+pub mod graphql_ws;
 mod health;
 pub mod metrics;
 pub mod persisted;
@@ -73,6 +73,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Policy,
     /// The key receipts are signed with.
     pub receipts: Arc<crate::receipts::ReceiptKeys>,
+    /// The limits of WebSocket connections, and who holds how many.
+    pub sockets_limits: graphql_ws::SocketLimits,
 }
 
 /// How many CSV returns are processed at once; more are answered 429.
@@ -118,6 +120,9 @@ pub fn router(state: AppState, max_body_bytes: usize, cors: CorsLayer) -> Router
             get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], crate::values::period::GRAMMAR) }),
         )
         .route("/metrics", get(health::metrics))
+        // `MAX_BODY_BYTES` is the one limit: axum's own 2 MiB default for extracted bodies
+        // would otherwise refuse a larger body the configuration allows.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(max_body_bytes));
     api.merge(csv)
         .fallback(|| async { StatusCode::NOT_FOUND })

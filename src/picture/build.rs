@@ -352,6 +352,11 @@ fn area_trend(
         trend::judge(points, rules.value_type, rules.polarity)
     };
     if any_hidden {
+        // A direction judged on hidden values would tell which side of the others they lie.
+        judged.direction = crate::values::TrendDirection::CannotBeCalculated;
+        judged.assessment = crate::values::TrendAssessment::NoJudgement;
+        judged.method = None;
+        judged.reason = Some("some of its values are hidden (small numbers), so no trend is given".into());
         judged.statistic = None;
         judged.p_value = None;
         let from = series.len().saturating_sub(judged.points.len());

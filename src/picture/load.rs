@@ -257,10 +257,14 @@ pub struct LondonValue {
 
 /// London's figures of each measure in every period with approved values, oldest first, as
 /// the picture gives them (submitted for London, or added up from the boroughs): what
-/// commitments are judged on. Three statements for any number of measures.
+/// commitments are judged on. A period whose London figure the picture hides from the viewer
+/// (small numbers) is left out, so that neither the figure nor a judgement made on it gives
+/// it away. Three statements for any number of measures, and those of `hidden_in` for the
+/// measures with a disclosure rule.
 pub async fn london_series<C: ConnectionTrait>(
     db: &C,
     measure_ids: &[i64],
+    visibility: &Visibility,
 ) -> AppResult<HashMap<i64, Vec<LondonValue>>> {
     if measure_ids.is_empty() {
         return Ok(HashMap::new());
@@ -297,6 +301,16 @@ pub async fn london_series<C: ConnectionTrait>(
             .collect();
         series.sort_by_key(|v| v.period_end);
         out.insert(m.id, series);
+    }
+    if !visibility.sees_review_in(london) {
+        let wanted: Vec<(&measure::Model, Vec<String>)> = measures
+            .iter()
+            .map(|m| (m, out.get(&m.id).map(|s| s.iter().map(|v| v.period.clone()).collect()).unwrap_or_default()))
+            .collect();
+        let hidden = hidden_in(db, &wanted, visibility).await?;
+        for (id, series) in &mut out {
+            series.retain(|v| !hidden.get(&(*id, v.period.clone())).is_some_and(|areas| areas.contains(&london)));
+        }
     }
     Ok(out)
 }

@@ -99,6 +99,7 @@ pub async fn lock(
     slug: &str,
     period: &Period,
 ) -> AppResult<Outcome<measure::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let tx = crate::db::begin_write(db).await?;
     let m = match checked(&tx, slug, period).await? {
         Ok(m) => m,
@@ -129,6 +130,7 @@ pub async fn unlock(
     slug: &str,
     period: &Period,
 ) -> AppResult<Outcome<measure::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let tx = crate::db::begin_write(db).await?;
     let m = match checked(&tx, slug, period).await? {
         Ok(m) => m,

@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn each_rule_of_a_row_has_its_code() {
-        let scope = Scope { root: 7, geographies: HashSet::from([7]) };
+        let scope = Scope { root: 7, geographies: HashSet::from([7]), london_wide: false };
         let ok = |r| codes(&scope, r).is_empty();
         assert!(ok(row("obesity", "E09000007", "2022/23", Some(21.5))));
         let cases = [

@@ -37,8 +37,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
-/// How much of an answer's body is kept.
-const KEEP: usize = 1_000;
+/// How much of an answer's body is kept: a short excerpt to tell one failure from another,
+/// never the receiver's whole answer.
+const KEEP: usize = 200;
 
 /// The signature header's value for `body` under `secret`: `sha256=` and 64 hex digits.
 pub fn signature(secret: &str, body: &[u8]) -> String {
@@ -69,6 +70,8 @@ pub fn start(db: DatabaseConnection, retries: Retries) -> anyhow::Result<tokio::
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // Straight to the checked address: a proxy would make the connection elsewhere.
+        .no_proxy()
         .user_agent(concat!("london-vision-webhooks/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(std::sync::Arc::new(super::address::GuardedResolver { deny_private: retries.deny_private }))
         .build()?;
@@ -158,6 +161,15 @@ async fn attempt(
         && let Some(why) = super::address::refused(ip, deny_private)
     {
         return Err(format!("{ip} is {why}: not sent"));
+    }
+    if deny_private
+        && reqwest::Url::parse(&hook.url)
+            .ok()
+            .as_ref()
+            .and_then(reqwest::Url::host_str)
+            .is_some_and(super::address::is_local_name)
+    {
+        return Err("localhost is this server itself: not sent".into());
     }
     let response = client
         .post(&hook.url)

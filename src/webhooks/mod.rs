@@ -22,7 +22,7 @@ use sea_orm::{
 
 use crate::{
     audit::{self, EntityType},
-    auth::Principal,
+    auth::{Act, OrgRef, Principal},
     catalogue::page::{self, Page, PageArgs},
     error::{AppError, AppResult, UserError},
     values::{
@@ -56,9 +56,21 @@ pub struct NewWebhook {
     pub description: Option<String>,
 }
 
-/// Whether `actor` manages `organisation`'s webhooks: an ADMIN, or an APPROVER of it.
-fn manages(actor: &Principal, organisation: i64) -> bool {
-    actor.has_role(Role::Admin) || (actor.has_role(Role::Approver) && actor.organisation.id == organisation)
+/// Whether `actor` manages `organisation`'s webhooks (the one rule: `auth::authority`).
+fn manages(actor: &Principal, organisation: &organisation::Model) -> bool {
+    actor.may(Act::ManageWebhooks(OrgRef::from(organisation)))
+}
+
+/// The organisations whose webhooks `actor` manages.
+async fn managed<C: ConnectionTrait>(db: &C, actor: &Principal) -> AppResult<Vec<i64>> {
+    Ok(organisation::Entity::find().all(db).await?.into_iter().filter(|o| manages(actor, o)).map(|o| o.id).collect())
+}
+
+/// The hook `id`, if `actor` manages its organisation's webhooks.
+async fn managed_hook<C: ConnectionTrait>(db: &C, actor: &Principal, id: i64) -> AppResult<Option<webhook::Model>> {
+    let Some(hook) = webhook::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let owner = organisation::Entity::find_by_id(hook.organisation_id).one(db).await?;
+    Ok(owner.is_some_and(|o| manages(actor, &o)).then_some(hook))
 }
 
 fn refuse(field: &str, code: UserErrorCode, message: impl Into<String>) -> Vec<UserError> {
@@ -92,7 +104,29 @@ pub fn url_problem(raw: &str, deny_private: bool) -> Option<String> {
     {
         return Some(format!("{ip} is {why}: webhooks are not sent there"));
     }
+    if deny_private && url.host_str().is_some_and(address::is_local_name) {
+        return Some("localhost is this server itself: webhooks are not sent there".into());
+    }
     None
+}
+
+/// The problem with where a webhook URL's host name leads now, if any: a name that resolves
+/// to an address webhooks may not reach is refused at registration (and every delivery checks
+/// again). A name that does not resolve yet is accepted: it is checked when it is called.
+pub async fn resolved_problem(raw: &str, deny_private: bool) -> Option<String> {
+    let url = reqwest::Url::parse(raw).ok()?;
+    if literal_ip(&url).is_some() {
+        return None;
+    }
+    let host = url.host_str()?.to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let lookup = tokio::net::lookup_host((host.as_str(), port));
+    let found: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await.ok()?.ok()?.collect();
+    found.iter().find_map(|a| {
+        address::refused(a.ip(), deny_private)
+            .map(|why| format!("{host} resolves to {}, {why}: webhooks are not sent there", a.ip()))
+    })
 }
 
 /// The address a URL names literally, if it names one rather than a host name.
@@ -126,14 +160,13 @@ pub async fn create(
             format!("no organisation has the slug '{}'", new.organisation),
         )));
     };
-    if !manages(actor, org.id) {
-        return Ok(Err(refuse(
-            "organisation",
-            UserErrorCode::NotAllowed,
-            format!("only an ADMIN or an APPROVER of {} registers its webhooks", org.name),
-        )));
+    if let Err(denied) = actor.authorise(Act::ManageWebhooks(OrgRef::from(&org))) {
+        return Ok(Err(denied.user_error(&["organisation"])?));
     }
     if let Some(problem) = url_problem(&new.url, deny_private) {
+        return Ok(Err(refuse("url", UserErrorCode::Invalid, problem)));
+    }
+    if let Some(problem) = resolved_problem(&new.url, deny_private).await {
         return Ok(Err(refuse("url", UserErrorCode::Invalid, problem)));
     }
     if new.events.is_empty() {
@@ -210,8 +243,7 @@ pub async fn delete(
     id: i64,
 ) -> AppResult<Result<webhook::Model, Vec<UserError>>> {
     let tx = crate::db::begin_write(db).await?;
-    let Some(hook) = webhook::Entity::find_by_id(id).one(&tx).await?.filter(|h| manages(actor, h.organisation_id))
-    else {
+    let Some(hook) = managed_hook(&tx, actor, id).await? else {
         tx.rollback().await?;
         return Ok(Err(refuse("id", UserErrorCode::NotFound, format!("no webhook of yours has the id {id}"))));
     };
@@ -232,10 +264,9 @@ pub async fn list(
     if !actor.has_role(Role::Admin) && !actor.has_role(Role::Approver) {
         return Err(AppError::Forbidden("webhooks are seen by an ADMIN or the organisation's APPROVER".into()));
     }
-    let mut select = webhook::Entity::find().order_by_asc(webhook::Column::Id);
-    if !actor.has_role(Role::Admin) {
-        select = select.filter(webhook::Column::OrganisationId.eq(actor.organisation.id));
-    }
+    let mut select = webhook::Entity::find()
+        .order_by_asc(webhook::Column::Id)
+        .filter(webhook::Column::OrganisationId.is_in(managed(db, actor).await?));
     if let Some(org) = organisation {
         select = select.filter(webhook::Column::OrganisationId.eq(org));
     }
@@ -244,7 +275,7 @@ pub async fn list(
 
 /// One webhook, if `actor` manages it.
 pub async fn by_id(db: &DatabaseConnection, actor: &Principal, id: i64) -> AppResult<Option<webhook::Model>> {
-    Ok(webhook::Entity::find_by_id(id).one(db).await?.filter(|h| manages(actor, h.organisation_id)))
+    managed_hook(db, actor, id).await
 }
 
 /// A page of a webhook's deliveries, newest first is the client's `last`; oldest first here.

@@ -111,7 +111,7 @@ async fn deliveries_when(app: &TestApp, token: &str, hook: &Value, done: impl Fn
 
 #[tokio::test]
 async fn approvers_hear_of_returns_above_them_signed_and_retried_and_submitters_of_decisions() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private_addresses = true).await;
     let (receiver, base) = receiver().await;
     let ncl = app.token_for("north-central-london-ics", "approver@ncl", &[Role::Approver]);
     let camden_approver = app.token_for("camden", "approver@camden", &[Role::Approver]);
@@ -120,7 +120,7 @@ async fn approvers_hear_of_returns_above_them_signed_and_retried_and_submitters_
 
     // Who may register: an APPROVER for its own organisation; a SUBMITTER not at all.
     let theirs = create(&app, &hackney, "camden", &format!("{base}/x"), &["RETURN_SUBMITTED"]).await;
-    assert_eq!(theirs["userErrors"][0]["code"], "NOT_ALLOWED", "{theirs}");
+    assert_eq!(theirs["userErrors"][0]["code"], "OUT_OF_SCOPE", "{theirs}");
     let (_, body) = app
         .graphql_as(
             &camden,
@@ -222,7 +222,7 @@ async fn approvers_hear_of_returns_above_them_signed_and_retried_and_submitters_
 
 #[tokio::test]
 async fn an_endpoint_that_never_answers_is_given_up_on_and_never_holds_up_a_submission() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private_addresses = true).await;
     // A port nothing listens on: bound, then closed.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("address");
     let gla = app.token_for("gla", "approver@gla", &[Role::Approver]);
@@ -244,26 +244,77 @@ async fn an_endpoint_that_never_answers_is_given_up_on_and_never_holds_up_a_subm
 }
 
 #[tokio::test]
-async fn where_private_addresses_are_refused_no_name_or_address_reaches_one() {
-    let app = spawn_app_with(|c| c.webhook_deny_private_addresses = true).await;
+async fn by_default_no_name_or_address_leads_a_webhook_off_the_public_internet() {
+    let app = spawn_app().await;
     let gla = app.token_for("gla", "approver@gla", &[Role::Approver]);
-    for literal in ["http://127.0.0.1:9/hook", "http://10.0.0.8/hook", "http://[::1]:9/hook"] {
+    for literal in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://LOCALHOST./hook",
+        "http://2130706433/hook",
+        "http://0x7f000001/hook",
+        "http://017700000001/hook",
+        "http://127.1/hook",
+        "http://10.0.0.8/hook",
+        "http://[::1]:9/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::169.254.169.254]/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[2002:a9fe:a9fe::1]/hook",
+        "http://[fd00::1]/hook",
+    ] {
         let refused = create(&app, &gla, "gla", literal, &["RETURN_SUBMITTED"]).await;
         assert_eq!(refused["userErrors"][0]["code"], "INVALID", "{literal}: {refused}");
+        assert_eq!(refused["webhook"], Value::Null, "{literal}");
     }
-    // A name is checked when it is resolved, before each connection.
-    let hook = create(&app, &gla, "gla", "http://localhost:9/hook", &["RETURN_SUBMITTED"]).await;
-    let hook_id = hook["webhook"]["id"].clone();
-    assert!(hook_id.is_string(), "{hook}");
+    // A hook already registered (before the policy, or pointing at a name that moved) is
+    // checked again before each attempt, and its log keeps no answer of the address.
+    let (receiver, base) = receiver().await;
+    let db = app.database().await;
+    use sea_orm::ConnectionTrait;
+    let gla_id: i64 = {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT id FROM organisations WHERE slug = 'gla'",
+            ))
+            .await
+            .expect("query")
+            .expect("gla");
+        row.try_get_by_index(0).expect("id")
+    };
+    for url in [format!("{base}/direct"), base.replace("127.0.0.1", "localhost") + "/named"] {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "INSERT INTO webhooks (organisation_id, url, secret, events, created_at, created_by) VALUES ($1, $2, 'x', 'RETURN_SUBMITTED', CURRENT_TIMESTAMP, 'test')",
+                _ => "INSERT INTO webhooks (organisation_id, url, secret, events, created_at, created_by) VALUES (?, ?, 'x', 'RETURN_SUBMITTED', CURRENT_TIMESTAMP, 'test')",
+            },
+            [gla_id.into(), url.into()],
+        ))
+        .await
+        .expect("insert a hook");
+    }
+    let listed = app.data_as(&gla, "{ webhooks { id url } }", json!({})).await;
+    let hooks = listed["webhooks"].as_array().expect("list").clone();
+    assert_eq!(hooks.len(), 2, "{listed}");
     let submitter = app.token("gla", &[Role::Submitter]);
     let sent = app
         .data_as(&submitter, SUBMIT, input("gla", vec![value("smoking-prevalence", "E09000012", "2022", 9.5)]))
         .await;
     assert!(sent["submitReturn"]["return"]["id"].is_string(), "{sent}");
-    let log = deliveries_when(&app, &gla, &hook_id, |l| l["nodes"][0]["attempts"].as_i64().unwrap_or(0) >= 1).await;
-    let first = &log["nodes"][0];
-    assert!(first["error"].as_str().is_some_and(|e| e.contains("may not reach")), "{first}");
-    assert_eq!(first["responseStatus"], Value::Null);
+    for hook in &hooks {
+        let log =
+            deliveries_when(&app, &gla, &hook["id"], |l| l["nodes"][0]["attempts"].as_i64().unwrap_or(0) >= 1).await;
+        let first = &log["nodes"][0];
+        assert!(
+            first["error"].as_str().is_some_and(|e| e.contains("not sent") || e.contains("may not reach")),
+            "{first}"
+        );
+        assert_eq!((first["responseStatus"].clone(), first["responseBody"].clone()), (Value::Null, Value::Null));
+    }
+    assert!(receiver.at("/direct").is_empty() && receiver.at("/named").is_empty(), "nothing reached the local server");
 }
 
 #[tokio::test]

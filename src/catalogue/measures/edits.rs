@@ -112,6 +112,7 @@ pub async fn create_measure(
     actor: &Principal,
     input: NewMeasure,
 ) -> AppResult<Outcome<measure::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let slug = c.slug("slug", &input.slug);
     let name = c.text("name", &input.name, MAX_NAME);
@@ -177,6 +178,7 @@ pub async fn update_measure(
     actor: &Principal,
     input: MeasureChanges,
 ) -> AppResult<Outcome<measure::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let name = input.name.as_deref().map(|n| c.text("name", n, MAX_NAME));
     let description = input.description.as_deref().map(|d| c.text("description", d, MAX_TEXT));
@@ -252,6 +254,7 @@ pub async fn mark_series_break(
     period: &str,
     note: &str,
 ) -> AppResult<Outcome<series_break::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let note = c.text("note", note, MAX_TEXT);
     let tx = begin(db).await?;
@@ -313,6 +316,7 @@ pub async fn remove_series_break(
     slug: &str,
     period: &str,
 ) -> AppResult<Outcome<series_break::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let tx = begin(db).await?;
     let Some(m) = crate::catalogue::measures::by_slug(&tx, slug).await? else {
         tx.rollback().await?;

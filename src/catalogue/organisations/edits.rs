@@ -10,7 +10,7 @@ use sea_orm::{
 use crate::catalogue::checks::{Checks, MAX_MEMBERS, MAX_NAME, MAX_TEXT};
 use crate::{
     audit::{self, EntityType},
-    auth::Principal,
+    auth::{Act, OrgRef, Principal},
     error::{AppResult, Outcome},
     values::{OrganisationKind, UserErrorCode},
 };
@@ -57,6 +57,7 @@ fn check_website(c: &mut Checks, website: Option<&str>) {
 /// The ids of the named member organisations; an unknown one is a user error.
 async fn member_ids(
     tx: &DatabaseTransaction,
+    actor: &Principal,
     c: &mut Checks,
     slugs: &[String],
     own: Option<&str>,
@@ -72,7 +73,12 @@ async fn member_ids(
             continue;
         }
         match organisation::Entity::find().filter(organisation::Column::Slug.eq(slug)).one(tx).await? {
-            Some(o) if !ids.contains(&o.id) => ids.push(o.id),
+            Some(o) if !ids.contains(&o.id) => match actor.authorise(Act::NameMember(OrgRef::from(&o))) {
+                Ok(()) => ids.push(o.id),
+                Err(denied) => {
+                    c.errors.extend(denied.user_error(&["members", &index])?);
+                }
+            },
             Some(_) => {}
             None => {
                 c.push(&["members", &index], UserErrorCode::NotFound, format!("no organisation has the slug '{slug}'"))
@@ -131,7 +137,12 @@ pub async fn create_organisation(
     if area.is_none() {
         c.push(&["geography"], UserErrorCode::NotFound, format!("no geography has the code '{}'", input.geography));
     }
-    let members = member_ids(&tx, &mut c, &input.members, Some(&input.slug)).await?;
+    if let Some(a) = &area
+        && let Err(denied) = actor.authorise(Act::Place { moving: None, geography: a.id })
+    {
+        c.errors.extend(denied.user_error(&["geography"])?);
+    }
+    let members = member_ids(&tx, actor, &mut c, &input.members, Some(&input.slug)).await?;
     if let Err(e) = c.finish() {
         return finish(tx, Err(e)).await;
     }
@@ -178,6 +189,10 @@ pub async fn update_organisation(
         tx.rollback().await?;
         return refused(&["slug"], UserErrorCode::NotFound, format!("no organisation has the slug '{}'", input.slug));
     };
+    if let Err(denied) = actor.authorise(Act::Administer(OrgRef::from(&before))) {
+        tx.rollback().await?;
+        return Ok(Err(denied.user_error(&["slug"])?));
+    }
     let area = match &input.geography {
         Some(code) => {
             let found = crate::catalogue::geographies::by_code(&tx, code).await?;
@@ -188,18 +203,31 @@ pub async fn update_organisation(
         }
         None => None,
     };
+    // Its place in the hierarchy: its area, its kind and its members.
+    let current_members = member_slugs(&tx, before.id).await?;
+    let moves = area.as_ref().is_some_and(|a| a.id != before.geography_id)
+        || input.kind.is_some_and(|k| k.as_str() != before.kind)
+        || input.members.as_ref().is_some_and(|m| {
+            let mut m = m.clone();
+            m.sort();
+            m.dedup();
+            m != current_members
+        });
+    if moves {
+        let geography = area.as_ref().map_or(before.geography_id, |a| a.id);
+        if let Err(denied) = actor.authorise(Act::Place { moving: Some(OrgRef::from(&before)), geography }) {
+            c.errors.extend(denied.user_error(&["slug"])?);
+        }
+    }
     let members = match &input.members {
-        Some(list) => Some(member_ids(&tx, &mut c, list, Some(&input.slug)).await?),
+        Some(list) => Some(member_ids(&tx, actor, &mut c, list, Some(&input.slug)).await?),
         None => None,
     };
     if let Err(e) = c.finish() {
         return finish(tx, Err(e)).await;
     }
-    let before_record = serde_json::to_value(OrganisationRecord {
-        organisation: &before,
-        members: member_slugs(&tx, before.id).await?,
-    })
-    .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let before_record = serde_json::to_value(OrganisationRecord { organisation: &before, members: current_members })
+        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
     let mut row = before.clone().into_active_model();
     if let Some(Some(n)) = name {
         row.name = Set(n);

@@ -37,6 +37,7 @@ pub async fn create_priority(
     actor: &Principal,
     input: NewPriority,
 ) -> AppResult<Outcome<priority::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let slug = c.slug("slug", &input.slug);
     let title = c.text("title", &input.title, MAX_NAME);
@@ -84,6 +85,7 @@ pub async fn update_priority(
     actor: &Principal,
     input: PriorityChanges,
 ) -> AppResult<Outcome<priority::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let title = input.title.as_deref().map(|t| c.text("title", t, MAX_NAME));
     let ambition = input.ambition.as_deref().map(|t| c.text("ambition", t, MAX_TEXT));
@@ -157,6 +159,7 @@ pub async fn create_commitment(
     actor: &Principal,
     input: NewCommitment,
 ) -> AppResult<Outcome<commitment::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let slug = c.slug("slug", &input.slug);
     let statement = c.text("statement", &input.statement, MAX_TEXT);
@@ -227,6 +230,7 @@ pub async fn update_commitment(
     actor: &Principal,
     input: CommitmentChanges,
 ) -> AppResult<Outcome<commitment::Model>> {
+    actor.authorise(crate::auth::Act::EditCatalogue).map_err(crate::auth::Denied::into_error)?;
     let mut c = Checks::default();
     let statement = input.statement.as_deref().map(|s| c.text("statement", s, MAX_TEXT));
     let tx = begin(db).await?;
