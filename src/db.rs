@@ -13,12 +13,14 @@ use std::{
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::{
-    ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
 };
 
 /// How long one statement may run on PostgreSQL unless configured otherwise.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for a connection unless configured otherwise.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pool of connections, and the number of statements run through it.
 #[derive(Clone, Debug)]
@@ -31,21 +33,37 @@ impl Database {
     /// Opens a pool. For a SQLite file, its directory is created first, and the database is
     /// put in WAL mode with a busy timeout so that readers and one writer do not block.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        Self::connect_with(url, DEFAULT_STATEMENT_TIMEOUT).await
+        Self::connect_with(url, DEFAULT_STATEMENT_TIMEOUT, DEFAULT_ACQUIRE_TIMEOUT).await
     }
 
     /// Opens a pool whose statements (on PostgreSQL) stop after `statement_timeout`; a
     /// session left idle inside a transaction for longer is ended by the server too, a
     /// second line of defence behind [`run_to_end`].
-    pub async fn connect_with(url: &str, statement_timeout: Duration) -> anyhow::Result<Self> {
+    ///
+    /// A request waits at most `acquire_timeout` for a connection, and is then answered 503
+    /// (the database unreachable, or every connection busy). A connection is never handed out
+    /// while it still counts itself inside a transaction: one whose `COMMIT` or `ROLLBACK`
+    /// failed (a full disk, a lost server) is closed instead of being reused, so that no later
+    /// write runs inside a transaction that will never commit.
+    pub async fn connect_with(
+        url: &str,
+        statement_timeout: Duration,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         if let Some(dir) = sqlite_file_dir(url) {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .statement_timeout(statement_timeout)
+            .map_sqlx_sqlite_before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
+            })
+            .map_sqlx_postgres_before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
+            })
             .map_sqlx_postgres_opts(move |o| {
                 let idle = (statement_timeout * 2).as_millis().to_string();
                 // No JIT compilation: every statement here is an indexed read of at most a
@@ -135,6 +153,11 @@ pub enum Fault {
     BadText,
     /// A statement ran past the configured timeout or was cancelled (PostgreSQL 57014).
     Cancelled,
+    /// The database cannot be reached or cannot write just now: no connection in time, the
+    /// connection lost (I/O errors, PostgreSQL's class 08 and its shutdowns 57P01-57P03), or
+    /// no space left (SQLite FULL and IOERR, PostgreSQL 53100). Worth a retry later, with the
+    /// same idempotency key: a write whose connection was lost at its commit may have landed.
+    Unavailable,
     /// Anything else: a fault of the server.
     Other,
 }
@@ -152,9 +175,18 @@ fn driver_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
 /// Reads what a database error means (see [`Fault`]).
 pub fn fault(err: &DbErr) -> Fault {
     match (err, driver_error(err)) {
-        (DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), _) | (_, Some(sea_orm::sqlx::Error::PoolTimedOut)) => {
-            Fault::Contention
-        }
+        (DbErr::ConnectionAcquire(_), _)
+        | (
+            _,
+            Some(
+                sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::Tls(_)
+                | sea_orm::sqlx::Error::Protocol(_)
+                | sea_orm::sqlx::Error::WorkerCrashed,
+            ),
+        ) => Fault::Unavailable,
         (_, Some(sea_orm::sqlx::Error::Database(db))) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             // SQLite's codes are numbers; PostgreSQL's are SQLSTATEs (some of them all digits).
@@ -171,9 +203,10 @@ pub fn fault(err: &DbErr) -> Fault {
 /// SQLite's extended result codes: numbers whose low byte is the primary code.
 fn sqlite_fault(code: i32) -> Fault {
     match (code & 0xff, code) {
-        (5 | 6, _) => Fault::Contention,   // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+        (5 | 6, _) => Fault::Contention, // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+        (10 | 13 | 14, _) => Fault::Unavailable, // SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
         (_, 2067 | 1555) => Fault::Unique, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
-        (_, 787) => Fault::ForeignKey,     // SQLITE_CONSTRAINT_FOREIGNKEY
+        (_, 787) => Fault::ForeignKey,   // SQLITE_CONSTRAINT_FOREIGNKEY
         _ => Fault::Other,
     }
 }
@@ -186,6 +219,8 @@ fn postgres_fault(sqlstate: &str) -> Fault {
         "23503" => Fault::ForeignKey,
         "22021" | "22P05" => Fault::BadText,
         "57014" => Fault::Cancelled,
+        "57P01" | "57P02" | "57P03" | "53100" | "53300" => Fault::Unavailable,
+        s if s.starts_with("08") => Fault::Unavailable,
         _ => Fault::Other,
     }
 }

@@ -89,6 +89,16 @@ impl AppError {
         }
     }
 
+    /// The error for a request the database could not serve just now (unreachable, the
+    /// connection lost, no space left).
+    pub fn unavailable() -> Self {
+        Self::Busy(
+            "the database cannot be reached or cannot write just now: try again shortly; a write sent again with \
+             the same idempotency key is written once"
+                .into(),
+        )
+    }
+
     /// The error for a write that could not get through in time.
     pub fn busy() -> Self {
         Self::Busy("the database is busy with other writes: nothing was written; try again shortly".into())
@@ -105,6 +115,10 @@ impl From<DbErr> for AppError {
             Fault::BadText => Self::BadUserInput("the text holds characters that cannot be stored".into()),
             Fault::Contention => Self::busy(),
             Fault::Cancelled => Self::Busy("the request ran past the statement time limit and was stopped".into()),
+            Fault::Unavailable => {
+                tracing::warn!(error = %err, "database unavailable");
+                Self::unavailable()
+            }
             Fault::Other => Self::Database(err),
         }
     }

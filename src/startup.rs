@@ -27,7 +27,12 @@ impl Application {
     /// Connects and migrates the database, loads the reference data if the database is
     /// empty, and binds the listener (port 0 binds a free port).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let db = Database::connect_with(&config.database_url, config.statement_timeout()).await?;
+        let db = Database::connect_with(
+            &config.database_url,
+            config.statement_timeout(),
+            std::time::Duration::from_millis(config.database_acquire_timeout_ms.max(1)),
+        )
+        .await?;
         db.migrate().await?;
         if seed::is_empty(&db.conn).await? {
             let report = load_seed(&db, config).await?;

@@ -348,7 +348,12 @@ pub struct SubmitReturnPayload {
 impl SubmitReturnPayload {
     pub async fn from_outcome(ctx: &Context<'_>, outcome: SubmitOutcome) -> Result<Self> {
         let return_ = match outcome.return_id {
-            Some(id) => loader(ctx).load_one(ReturnById(id)).await.gql()?.map(Return),
+            Some(id) => match loader(ctx).load_one(ReturnById(id)).await.gql()? {
+                Some(found) => Some(Return(found)),
+                // Never "accepted" without the return: a write that cannot be read back is
+                // not answered as done (the caller sends it again with the same key).
+                None => return Err(crate::error::AppError::unavailable()).gql(),
+            },
             None => None,
         };
         Ok(Self {

@@ -334,6 +334,11 @@ async fn serve(
                 }
                 kept = Some((generation, key, builder));
             }
+            // The database cannot be reached: say so now rather than wait for it again.
+            Err(e) if crate::db::fault(&e) == crate::db::Fault::Unavailable => {
+                let e = AppError::from(e);
+                return error_as(media, e.http_status(), e);
+            }
             Err(e) => tracing::warn!(error = %e, "reading the data generation: answering without the cache"),
         }
     }

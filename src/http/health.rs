@@ -8,9 +8,15 @@ use serde_json::json;
 
 use super::AppState;
 
+/// How long the health checks wait for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Alive: 200 when the process serves and the database answers, 503 when it does not.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.conn.ping().await {
+    match tokio::time::timeout(READY_WITHIN, state.db.conn.ping())
+        .await
+        .unwrap_or(Err(sea_orm::DbErr::Custom("no answer in time".into())))
+    {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
@@ -26,8 +32,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if *state.stopping.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "stopping" })));
     }
-    if let Err(e) = state.db.conn.ping().await {
-        tracing::error!(error = %e, "readiness: database unreachable");
+    // Answered at once: a balancer asks often, and a database that does not answer in half
+    // a second is not one to send traffic to.
+    let ping = tokio::time::timeout(READY_WITHIN, state.db.conn.ping()).await;
+    if !matches!(ping, Ok(Ok(()))) {
+        tracing::error!(error = ?ping.ok().and_then(Result::err), "readiness: database unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })));
     }
     match migration::Migrator::get_pending_migrations(&state.db.conn).await {

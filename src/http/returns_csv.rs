@@ -69,7 +69,15 @@ const SPOOL_PREFIX: &str = "upload-";
 /// with it. The name joins this process's id, a counter and random bytes, and the file is
 /// created new (never opened if it exists), readable by its owner only.
 async fn spool(dir: &Path, body: Body, limit: usize) -> Result<Upload, AppError> {
-    let io = |e: std::io::Error| AppError::Internal(format!("spooling an upload: {e}"));
+    // No space left for the upload is the machine's state, not a fault: the caller may try
+    // again later, as when the database itself has no space.
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            tracing::warn!(error = %e, "spooling an upload");
+            AppError::unavailable()
+        }
+        _ => AppError::Internal(format!("spooling an upload: {e}")),
+    };
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
     let mut random = [0u8; 8];
     getrandom::getrandom(&mut random).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;

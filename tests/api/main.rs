@@ -5,6 +5,7 @@ mod batching;
 mod catalogue;
 mod conformance;
 mod csv;
+mod faults;
 mod helpers;
 mod http;
 mod mutations;

@@ -1,0 +1,264 @@
+//! Faults of the machine: a full disk under the embedded database. What the server answers
+//! "accepted" is in the database after a crash and a restart; what it could not write is
+//! answered 503 with `Retry-After`, never a false success or a server error; once space is
+//! freed, writes go through again at once; a key acknowledged is replayed, never written twice.
+//!
+//! The disk is a small tmpfs this test mounts (the test runs as root, as CI does). Where no
+//! tmpfs can be mounted it says so and checks nothing; the README says how to run it.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command},
+    time::{Duration, Instant},
+};
+
+use london_vision::{auth::TokenService, config::Config, values::Role};
+use serde_json::{Value, json};
+
+use crate::returns::{SUBMIT, input, value};
+
+/// A tmpfs mounted for the test, unmounted when it ends.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!("lv_full_{}_{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Self(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
+
+/// Fills the disk, then frees `leave` bytes: a database that can still begin, and soon not.
+fn fill(dir: &Path, leave: u64) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 16 * 1024];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.flush();
+    let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    file.set_len(len.saturating_sub(leave)).expect("truncate");
+    path
+}
+
+/// A server process, killed when the test ends however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The server binary on `dir`'s database, on a free port.
+fn start(dir: &Path) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("addr").port();
+    let child = Command::new(env!("CARGO_BIN_EXE_london-vision"))
+        .arg("serve")
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("lv.db").display()))
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATA_DIR", dir)
+        .env("JWT_SECRET", SECRET)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+const SECRET: &str = "a-test-secret-of-at-least-thirty-two-characters";
+
+async fn wait_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..300 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not come up");
+}
+
+fn token() -> String {
+    let mut config = Config::for_tests("sqlite::memory:", std::env::temp_dir());
+    config.jwt_secret = Some(SECRET.to_owned().into());
+    TokenService::from_config(&config)
+        .expect("key")
+        .issue("camden", "script@camden", &[Role::Submitter], 3600)
+        .expect("token")
+        .0
+}
+
+async fn send(client: &reqwest::Client, base: &str, token: &str, vars: &Value) -> (u16, Option<String>, Value) {
+    let response = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": SUBMIT, "variables": vars }))
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, retry_after, response.json().await.expect("a JSON body"))
+}
+
+/// A CSV return of 100 values with long notes: large enough to meet a full disk mid-write.
+async fn send_csv(client: &reqwest::Client, base: &str, token: &str, i: usize) -> (u16, Value) {
+    let mut body = String::from("measure,geography,period,value,numerator,denominator,lower_ci,upper_ci,note\n");
+    for year in 2000..2100 {
+        body.push_str(&format!(
+            "smoking-prevalence,E09000007,{year},{},,,,,{}\n",
+            10.0 + (i % 50) as f64 / 10.0,
+            "n".repeat(2_000)
+        ));
+    }
+    let response = client
+        .post(format!("{base}/returns.csv?idempotencyKey=full-disk-csv-{i}"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+fn submission(i: usize) -> Value {
+    let mut vars =
+        input("camden", vec![value("school-readiness", "E09000007", "2022/23", 50.0 + (i % 40) as f64 / 4.0)]);
+    vars["input"]["idempotencyKey"] = json!(format!("full-disk-{i}"));
+    vars["input"]["note"] = json!("x".repeat(2_000));
+    vars
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_never_loses_an_acknowledged_write_and_writing_resumes_when_space_is_freed() {
+    let Some(disk) = SmallDisk::mount("24m") else {
+        eprintln!("no tmpfs could be mounted here (the test needs root): the full-disk test checked nothing");
+        return;
+    };
+    let client = reqwest::Client::new();
+    let token = token();
+    let (server, base) = start(&disk.0);
+    wait_up(&client, &base).await;
+    let filler = fill(&disk.0, 1024 * 1024);
+
+    let mut acknowledged: Vec<(usize, Value)> = Vec::new();
+    let mut csv_acknowledged: Vec<(Value, i64)> = Vec::new();
+    let mut refused = 0;
+    for i in 0..400 {
+        if i % 3 == 0 {
+            let (status, summary) = send_csv(&client, &base, &token, i).await;
+            assert_ne!(status, 500, "a full disk is no server fault: {summary}");
+            let accepted = summary["accepted"].as_i64().unwrap_or(0);
+            if status == 200 {
+                assert!(
+                    !(accepted > 0 && summary["return"].is_null()),
+                    "accepted {accepted} with no return: {summary}"
+                );
+                if accepted > 0 {
+                    csv_acknowledged.push((summary["return"].clone(), accepted));
+                }
+            } else {
+                assert_eq!(
+                    (status, summary["errors"][0]["extensions"]["code"].as_str()),
+                    (503, Some("SERVICE_UNAVAILABLE")),
+                    "{summary}"
+                );
+            }
+        }
+        let (status, retry_after, body) = send(&client, &base, &token, &submission(i)).await;
+        let payload = &body["data"]["submitReturn"];
+        let accepted = payload["accepted"].as_i64().unwrap_or(0);
+        let codes = crate::helpers::error_codes(&body);
+        assert!(!codes.iter().any(|c| c == "INTERNAL_SERVER_ERROR"), "a full disk is no server fault: {body}");
+        if status == 200 && codes.is_empty() {
+            let id = payload["return"]["id"].clone();
+            assert!(!(accepted > 0 && id.is_null()), "accepted {accepted} with no return: {body}");
+            if accepted > 0 {
+                acknowledged.push((i, id));
+            }
+        } else {
+            assert_eq!((status, codes), (503, vec!["SERVICE_UNAVAILABLE".to_owned()]), "{body}");
+            assert!(retry_after.is_some(), "a 503 says when to come back");
+            refused += 1;
+            if refused >= 12 {
+                break;
+            }
+        }
+    }
+    assert!(refused >= 12, "the disk filled up ({} writes acknowledged)", acknowledged.len());
+    assert!(acknowledged.len() >= 3, "some writes went through before the disk was full");
+
+    // Space freed: the next write goes through within seconds, not a minute.
+    std::fs::remove_file(&filler).expect("free the space");
+    let freed = Instant::now();
+    let after = loop {
+        let (status, _, body) = send(&client, &base, &token, &submission(10_000)).await;
+        if status == 200 && body.get("errors").is_none() {
+            break body;
+        }
+        assert!(freed.elapsed() < Duration::from_secs(5), "writes still refused after the space was freed: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(after["data"]["submitReturn"]["return"]["id"].is_string(), "{after}");
+    acknowledged.push((10_000, after["data"]["submitReturn"]["return"]["id"].clone()));
+
+    // A crash, and a restart on the same disk: every acknowledged return is there.
+    drop(server);
+    let (server, base) = start(&disk.0);
+    wait_up(&client, &base).await;
+    let read = "query($id: ID!) { return(id: $id) { id observations { totalCount } } }";
+    for (i, id) in &acknowledged {
+        let response = client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": read, "variables": { "id": id } }))
+            .send()
+            .await
+            .expect("sent");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["data"]["return"]["id"], *id, "acknowledged write {i} is in the database: {body}");
+        assert_eq!(body["data"]["return"]["observations"]["totalCount"], 1, "{body}");
+        // Sent again with its key, it is replayed, never written afresh.
+        let (status, _, again) = send(&client, &base, &token, &submission(*i)).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["data"]["submitReturn"]["replayed"], true, "key {i} replayed: {again}");
+        assert_eq!(again["data"]["submitReturn"]["return"]["id"], *id);
+    }
+    for (id, accepted) in &csv_acknowledged {
+        let response = client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": read, "variables": { "id": id } }))
+            .send()
+            .await
+            .expect("sent");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["data"]["return"]["observations"]["totalCount"], *accepted, "acknowledged CSV return: {body}");
+    }
+    eprintln!(
+        "full disk: {} values and {} CSV returns acknowledged, {refused} writes refused, all found after a restart",
+        acknowledged.len(),
+        csv_acknowledged.len()
+    );
+    drop(server);
+}
