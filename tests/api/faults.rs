@@ -262,3 +262,101 @@ async fn a_full_disk_never_loses_an_acknowledged_write_and_writing_resumes_when_
     );
     drop(server);
 }
+
+/// The server's connections to the test's own database, ended as a restart of PostgreSQL
+/// ends them (SQLSTATE 57P01), every few milliseconds until `stop`.
+async fn keep_ending_connections(database_url: String, stop: tokio::sync::watch::Receiver<bool>) -> usize {
+    use sea_orm::ConnectionTrait as _;
+    let name = database_url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+    let admin_url = format!("{}/postgres", database_url.rsplit_once('/').map_or("", |(b, _)| b));
+    let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to the server");
+    let mut ended = 0;
+    while !*stop.borrow() {
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        );
+        if let Ok(Some(row)) =
+            admin.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await
+        {
+            ended += usize::try_from(row.try_get::<i64>("", "n").unwrap_or(0)).unwrap_or(0);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ended
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_mid_write_is_503_and_the_retry_with_the_same_key_writes_once() {
+    let app = crate::helpers::spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("the lost-connection test runs on PostgreSQL (DATABASE_URL)");
+        return;
+    }
+    let gla = app.token("gla", &[Role::Submitter]);
+    let areas: Vec<String> =
+        app.data("{ geographies(first: 100) { nodes { code level } } }", json!({})).await["geographies"]["nodes"]
+            .as_array()
+            .expect("areas")
+            .iter()
+            .filter(|g| g["level"] != "NEIGHBOURHOOD")
+            .filter_map(|g| g["code"].as_str().map(str::to_owned))
+            .collect();
+    let mut body = String::from("measure,geography,period,value,numerator,denominator,lower_ci,upper_ci,note\n");
+    let mut rows = 0;
+    for measure in ["smoking-prevalence", "hiv-testing-coverage"] {
+        for code in &areas {
+            for year in 1950..2100 {
+                body.push_str(&format!("{measure},{code},{year},12.5,,,,,\n"));
+                rows += 1;
+            }
+        }
+    }
+    let post = || {
+        app.client
+            .post(format!("{}/returns.csv?idempotencyKey=lost-connection-1", app.address))
+            .bearer_auth(&gla)
+            .header("content-type", "text/csv")
+            .body(body.clone())
+            .send()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ender = tokio::spawn(keep_ending_connections(app.database_url.clone(), stop_rx));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let response = post().await.expect("sent");
+    let _ = stop_tx.send(true);
+    let ended = ender.await.expect("ender");
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let first: Value = response.json().await.expect("json");
+    assert!(ended > 0, "connections were ended");
+    assert_eq!(
+        (status, first["errors"][0]["extensions"]["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE")),
+        "a lost connection is a 503 to retry: {first}"
+    );
+    assert!(retry_after.is_some(), "with Retry-After");
+
+    // The retry with the same key writes the return once; another replays it.
+    let started = Instant::now();
+    let written = loop {
+        let response = post().await.expect("sent");
+        let status = response.status().as_u16();
+        let summary: Value = response.json().await.expect("json");
+        if status == 200 {
+            break summary;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the retry never went through: {summary}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(written["accepted"], rows, "{}", written["userErrors"]);
+    let again: Value = post().await.expect("sent").json().await.expect("json");
+    assert_eq!((again["replayed"].clone(), again["return"].clone()), (json!(true), written["return"].clone()));
+    let count = app
+        .data_as(
+            &gla,
+            r#"{ measure(slug: "smoking-prevalence") { observations(first: 1) { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(count["measure"]["observations"]["totalCount"], rows / 2, "each value written once");
+}

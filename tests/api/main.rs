@@ -1,6 +1,7 @@
 //! Black-box tests of the partner API over HTTP, against a spawned application.
 
 mod auth;
+mod authority;
 mod batching;
 mod catalogue;
 mod conformance;
