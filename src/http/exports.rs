@@ -145,9 +145,27 @@ const PICTURE_HEADER: [&str; 22] = [
 
 pub async fn picture(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PictureParams>) -> Response {
     match principal(&state, &headers).await {
-        Ok(viewer) => picture_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail),
+        Ok(viewer) => {
+            let answer = picture_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail);
+            cached_as(answer, viewer.is_some(), state.http_max_age)
+        }
         Err(refused) => refused,
     }
+}
+
+/// How an export may be kept: what a token sees (values in review, its own small numbers)
+/// is the caller's alone, never kept by a browser or a proxy; what anyone sees may be kept
+/// for `max_age` seconds. Either way it varies with the token.
+fn cached_as(mut response: Response, signed_in: bool, max_age: u32) -> Response {
+    let policy = if signed_in || !response.status().is_success() {
+        HeaderValue::from_static("private, no-store")
+    } else {
+        HeaderValue::from_str(&format!("public, max-age={max_age}")).unwrap_or(HeaderValue::from_static("no-cache"))
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, policy);
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    response
 }
 
 async fn picture_csv(state: &AppState, viewer: Option<&Principal>, q: PictureParams) -> Result<Response, AppError> {
@@ -209,7 +227,10 @@ pub async fn observations(
     Query(q): Query<ObservationParams>,
 ) -> Response {
     match principal(&state, &headers).await {
-        Ok(viewer) => observations_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail),
+        Ok(viewer) => {
+            let answer = observations_csv(&state, viewer.as_ref(), q).await.unwrap_or_else(fail);
+            cached_as(answer, viewer.is_some(), state.http_max_age)
+        }
         Err(refused) => refused,
     }
 }

@@ -212,7 +212,18 @@ pub async fn upgrade(
                     () = session => {}
                 }
             };
-            let input = stream.take_until(stop);
+            // A message that cannot be read (larger than `MAX_BODY_BYTES`, or malformed) ends
+            // the connection, as HTTP answers 413 or 400; it is never skipped in silence.
+            let unreadable: Arc<Mutex<Option<String>>> = Arc::default();
+            let noted = unreadable.clone();
+            let input = stream
+                .take_while(move |m| {
+                    if let Err(e) = m {
+                        *noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+                    }
+                    std::future::ready(m.is_ok())
+                })
+                .take_until(stop);
             let stopping = state.stopping.clone();
             let db = state.db.conn.clone();
             let tokens = state.tokens.clone();
@@ -249,7 +260,15 @@ pub async fn upgrade(
                 .await;
             drop(held);
             let ended = standing_after.borrow().as_ref().and_then(|s| s.ended());
-            let frame = if *stopping.borrow() {
+            let unreadable = unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let frame = if let Some(why) = unreadable {
+                let too_big = why.contains("too long") || why.contains("too big");
+                Some(if too_big {
+                    CloseFrame { code: close_code::SIZE, reason: "a message is larger than MAX_BODY_BYTES".into() }
+                } else {
+                    CloseFrame { code: close_code::PROTOCOL, reason: "a message could not be read".into() }
+                })
+            } else if *stopping.borrow() {
                 Some(CloseFrame { code: close_code::AWAY, reason: "the server is stopping".into() })
             } else {
                 // A close frame's reason holds at most 123 bytes.

@@ -21,6 +21,7 @@ mod returns;
 mod review_cycle;
 mod schema;
 mod shutdown;
+mod sockets;
 mod source_fidelity;
 mod subscriptions;
 mod trust;

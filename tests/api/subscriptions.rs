@@ -16,11 +16,11 @@ use crate::{
     returns::{SUBMIT, input},
 };
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A graphql-transport-ws connection to `address` (http://host:port), initialised with the
 /// token, if any; `Err` with the close reason when the server refuses it.
-async fn connect(address: &str, token: Option<&str>) -> Result<Socket, String> {
+pub(crate) async fn connect(address: &str, token: Option<&str>) -> Result<Socket, String> {
     use async_graphql::futures_util::{SinkExt as _, StreamExt as _};
     let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
     let mut request = url.into_client_request().expect("a request");
@@ -41,7 +41,7 @@ async fn connect(address: &str, token: Option<&str>) -> Result<Socket, String> {
     }
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
     use async_graphql::futures_util::SinkExt as _;
     let msg = json!({ "id": id, "type": "subscribe", "payload": { "query": query } });
     socket.send(Message::text(msg.to_string())).await.expect("sent");
@@ -50,7 +50,7 @@ async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
 }
 
 /// The next `next` or `error` message, or `None` when nothing arrives within `wait`.
-async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
     use async_graphql::futures_util::StreamExt as _;
     let deadline = tokio::time::Instant::now() + wait;
     loop {
