@@ -259,8 +259,7 @@ pub struct LondonValue {
 /// the picture gives them (submitted for London, or added up from the boroughs): what
 /// commitments are judged on. A period whose London figure the picture hides from the viewer
 /// (small numbers) is left out, so that neither the figure nor a judgement made on it gives
-/// it away. Three statements for any number of measures, and those of `hidden_in` for the
-/// measures with a disclosure rule.
+/// it away. Three statements for any number of measures.
 pub async fn london_series<C: ConnectionTrait>(
     db: &C,
     measure_ids: &[i64],
@@ -273,8 +272,11 @@ pub async fn london_series<C: ConnectionTrait>(
         measure::Entity::find().filter(measure::Column::Id.is_in(measure_ids.iter().copied())).all(db).await?;
     let (tree, _) = tree(db).await?;
     let Some(london) = tree.london() else { return Ok(HashMap::new()) };
+    // London, the ICSs and the boroughs: what London's figure is made of, and what the
+    // disclosure rule weighs to decide whether it may be shown, as in the picture.
     let counted: Vec<i64> =
-        tree.areas.iter().filter(|a| a.id == london || a.level == GeographyLevel::Borough).map(|a| a.id).collect();
+        tree.areas.iter().filter(|a| a.level != GeographyLevel::Neighbourhood).map(|a| a.id).collect();
+    let own = |id: i64| visibility.sees_review_in(id);
     let rows = current_value::Entity::find()
         .filter(current_value::Column::MeasureId.is_in(measure_ids.iter().copied()))
         .filter(current_value::Column::GeographyId.is_in(counted))
@@ -295,22 +297,15 @@ pub async fn london_series<C: ConnectionTrait>(
             .filter(|((id, _), _)| *id == m.id)
             .filter_map(|((_, period), (end, figures))| {
                 let computed = build::compute(&rules, &tree, figures);
+                if build::hidden(&rules, &tree, &computed, &own).contains(&london) {
+                    return None;
+                }
                 let c = computed.get(&london)?;
                 Some(LondonValue { period: period.clone(), period_end: *end, value: c.value?, source: c.source? })
             })
             .collect();
         series.sort_by_key(|v| v.period_end);
         out.insert(m.id, series);
-    }
-    if !visibility.sees_review_in(london) {
-        let wanted: Vec<(&measure::Model, Vec<String>)> = measures
-            .iter()
-            .map(|m| (m, out.get(&m.id).map(|s| s.iter().map(|v| v.period.clone()).collect()).unwrap_or_default()))
-            .collect();
-        let hidden = hidden_in(db, &wanted, visibility).await?;
-        for (id, series) in &mut out {
-            series.retain(|v| !hidden.get(&(*id, v.period.clone())).is_some_and(|areas| areas.contains(&london)));
-        }
     }
     Ok(out)
 }

@@ -9,6 +9,7 @@ mod csv;
 mod faults;
 mod helpers;
 mod http;
+mod limits;
 mod mutations;
 mod neighbourhoods;
 mod nodes;

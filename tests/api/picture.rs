@@ -642,3 +642,53 @@ async fn approvals_racing_in_one_period_leave_the_public_hiding_what_all_of_them
     }
     assert_eq!(hidden_publicly(&app, m, "2023").await, (codes(&[CAMDEN, ISLINGTON]), codes(&[CAMDEN, ISLINGTON])));
 }
+
+#[tokio::test]
+async fn a_hidden_figure_is_hidden_in_every_field_that_would_show_it() {
+    let app = spawn_app().await;
+    // New HIV diagnoses: Camden alone reports, 3 a year for five years, so London's total is
+    // 3 too, and both are hidden from everyone outside them.
+    let m = "new-hiv-diagnosis-rate";
+    let values = (2019..=2023).map(|y| ratio(m, CAMDEN, &y.to_string(), 3.0, 210_000.0, 100_000.0)).collect();
+    approved(&app, values).await;
+    let public = picture(&app, None, json!({ "m": m })).await;
+    let camden = area(&public["boroughs"], CAMDEN);
+    assert_eq!(camden["suppressed"], true, "{camden}");
+    assert_eq!(camden["trend"]["direction"], "CANNOT_BE_CALCULATED", "no direction from hidden values: {camden}");
+    assert_eq!(public["london"]["value"], Value::Null, "{}", public["london"]);
+    assert_eq!(public["london"]["denominator"], Value::Null, "no denominator to work the count out with");
+    // The commitment tracked on the measure shows no London figure, no status and no progress
+    // built on it.
+    let commitments = r#"{ priority(slug: "hiv-and-stis") { commitments { measure { slug } latest { value period } status progress } } }"#;
+    let seen = app.data(commitments, json!({})).await;
+    let tracked: Vec<&Value> = seen["priority"]["commitments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["measure"]["slug"] == m)
+        .collect();
+    assert!(!tracked.is_empty(), "{seen}");
+    for c in &tracked {
+        assert_eq!((c["latest"].clone(), c["progress"].clone()), (Value::Null, Value::Null), "{c}");
+    }
+    // Observations too: the denominator of a hidden value is hidden with it.
+    let q = r#"{ measure(slug: "new-hiv-diagnosis-rate") { observations(geography: "E09000007", first: 1) { nodes { value numerator denominator suppressed } } } }"#;
+    let obs = app.data(q, json!({})).await;
+    let node = &obs["measure"]["observations"]["nodes"][0];
+    assert_eq!(
+        (node["value"].clone(), node["denominator"].clone(), node["suppressed"].clone()),
+        (Value::Null, Value::Null, json!(true)),
+        "{node}"
+    );
+    // London's own partners see London's figure, and the commitment judged on it.
+    let london = app.token("gla", &[Role::Submitter]);
+    let theirs = app.data_as(&london, commitments, json!({})).await;
+    let c = theirs["priority"]["commitments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["measure"]["slug"] == m)
+        .cloned()
+        .expect("tracked");
+    assert!(c["latest"]["value"].as_f64().is_some_and(|v| (v - 3.0 / 210_000.0 * 100_000.0).abs() < 1e-9), "{c}");
+}
