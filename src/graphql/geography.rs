@@ -120,7 +120,7 @@ impl GeographyMutation {
     /// Imports neighbourhoods (wards or Primary Care Networks) under their boroughs, as the
     /// `london-vision geographies import FILE.csv` command does: whole or not at all; a code
     /// already imported under the same borough is updated. Its borough's partners then submit,
-    /// read and compare values for it. ADMIN only; audited.
+    /// read and compare values for it. An ADMIN, under boroughs in its area; audited.
     #[graphql(guard = "super::guards::RoleGuard(&[crate::values::Role::Admin])")]
     async fn import_geographies(
         &self,

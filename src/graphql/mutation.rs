@@ -329,7 +329,7 @@ pub struct Mutation(
 /// Catalogue administration and case studies.
 #[Object]
 impl CatalogueMutation {
-    /// Adds a priority. ADMIN only.
+    /// Adds a priority. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_priority(
         &self,
@@ -348,7 +348,7 @@ impl CatalogueMutation {
         Ok(CreatePriorityPayload { priority, user_errors })
     }
 
-    /// Changes a priority. ADMIN only.
+    /// Changes a priority. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_priority(
         &self,
@@ -366,7 +366,7 @@ impl CatalogueMutation {
         Ok(UpdatePriorityPayload { priority, user_errors })
     }
 
-    /// Adds a commitment under a priority. ADMIN only.
+    /// Adds a commitment under a priority. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_commitment(
         &self,
@@ -386,7 +386,7 @@ impl CatalogueMutation {
         Ok(CreateCommitmentPayload { commitment, user_errors })
     }
 
-    /// Changes a commitment. ADMIN only.
+    /// Changes a commitment. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_commitment(
         &self,
@@ -405,7 +405,7 @@ impl CatalogueMutation {
         Ok(UpdateCommitmentPayload { commitment, user_errors })
     }
 
-    /// Adds an outcome measure. ADMIN only.
+    /// Adds an outcome measure. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_measure(
         &self,
@@ -431,7 +431,7 @@ impl CatalogueMutation {
         Ok(CreateMeasurePayload { measure, user_errors })
     }
 
-    /// Changes a measure (not its unit or period type). ADMIN only.
+    /// Changes a measure (not its unit or period type). A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_measure(
         &self,
@@ -457,7 +457,7 @@ impl CatalogueMutation {
 
     /// Marks the period from which a measure's definition changed: trends never reach back
     /// past it, and the picture and observations show it. Marking a marked period changes
-    /// its note. ADMIN only.
+    /// its note. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn mark_series_break(
         &self,
@@ -472,7 +472,7 @@ impl CatalogueMutation {
         Ok(MarkSeriesBreakPayload { series_break, user_errors })
     }
 
-    /// Removes a series break. ADMIN only.
+    /// Removes a series break. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn remove_series_break(
         &self,
@@ -485,7 +485,7 @@ impl CatalogueMutation {
         Ok(RemoveSeriesBreakPayload { series_break, user_errors })
     }
 
-    /// Adds an organisation. ADMIN only.
+    /// Adds an organisation: an ADMIN inside its own area, a London-wide ADMIN anywhere.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn create_organisation(
         &self,
@@ -506,7 +506,8 @@ impl CatalogueMutation {
         Ok(CreateOrganisationPayload { organisation, user_errors })
     }
 
-    /// Changes an organisation. ADMIN only.
+    /// Changes an organisation: its details by an ADMIN of it or of an area containing it; its
+    /// area, kind and members by a London-wide ADMIN only, never by the organisation itself.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn update_organisation(
         &self,

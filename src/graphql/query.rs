@@ -88,7 +88,8 @@ impl Query {
     }
 
     /// Tokens this server issued, newest first, optionally of one organisation or subject, or
-    /// only those still in force. ADMIN only.
+    /// only those still in force: those of the organisations the ADMIN administers (its own
+    /// and those inside its area; every one for a London-wide ADMIN), the tokens it may revoke.
     #[graphql(
         guard = "RoleGuard(&[Role::Admin])",
         complexity = "cost::list(first.unwrap_or(50).max(0) as usize, child_complexity)"
@@ -104,8 +105,9 @@ impl Query {
         super::tokens::list(ctx, organisation, subject, active.unwrap_or(false), first).await
     }
 
-    /// Webhooks the caller manages: every one for an ADMIN, its organisation's for an
-    /// APPROVER.
+    /// Webhooks the caller manages: an ADMIN's of the organisations it administers (its own
+    /// and those inside its area; every one for a London-wide ADMIN), an APPROVER's of its own
+    /// organisation.
     #[graphql(guard = "RoleGuard(super::webhooks::MANAGERS)")]
     async fn webhooks(
         &self,

@@ -529,7 +529,7 @@ impl ReturnMutation {
         SubmitReturnPayload::from_outcome(ctx, outcome).await
     }
 
-    /// Closes a measure's period to further values. ADMIN only.
+    /// Closes a measure's period to further values. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn lock_period(
         &self,
@@ -541,7 +541,7 @@ impl ReturnMutation {
         Ok(lock_payload(outcome, input.period, true))
     }
 
-    /// Opens a measure's period to values again. ADMIN only.
+    /// Opens a measure's period to values again. A London-wide ADMIN only.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn unlock_period(
         &self,

@@ -116,7 +116,8 @@ pub struct TokenMutation;
 #[Object]
 impl TokenMutation {
     /// Issues a token for a partner script of an organisation in the administrator's area;
-    /// the token is in the payload this once. ADMIN only; audited.
+    /// the token is in the payload this once. An ADMIN, for its own organisation or one inside
+    /// its area; audited.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn issue_token(
         &self,
@@ -154,7 +155,8 @@ impl TokenMutation {
         })
     }
 
-    /// Revokes a token by its id: it is refused from now on. ADMIN only; audited.
+    /// Revokes a token by its id: it is refused from now on. An ADMIN, for its own
+    /// organisation or one inside its area; audited.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn revoke_token(
         &self,
