@@ -226,16 +226,15 @@ async fn a_full_disk_never_loses_an_acknowledged_write_and_writing_resumes_when_
     drop(server);
     let (server, base) = start(&disk.0);
     wait_up(&client, &base).await;
-    let read = "query($id: ID!) { return(id: $id) { id observations { totalCount } } }";
-    for (i, id) in &acknowledged {
-        let response = client
+    let read = |id: Value| {
+        let request = client
             .post(format!("{base}/graphql"))
             .bearer_auth(&token)
-            .json(&json!({ "query": read, "variables": { "id": id } }))
-            .send()
-            .await
-            .expect("sent");
-        let body: Value = response.json().await.expect("json");
+            .json(&json!({ "query": "query($id: ID!) { return(id: $id) { id observations { totalCount } } }", "variables": { "id": id } }));
+        async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
+    };
+    for (i, id) in &acknowledged {
+        let body = read(id.clone()).await;
         assert_eq!(body["data"]["return"]["id"], *id, "acknowledged write {i} is in the database: {body}");
         assert_eq!(body["data"]["return"]["observations"]["totalCount"], 1, "{body}");
         // Sent again with its key, it is replayed, never written afresh.
@@ -245,14 +244,7 @@ async fn a_full_disk_never_loses_an_acknowledged_write_and_writing_resumes_when_
         assert_eq!(again["data"]["submitReturn"]["return"]["id"], *id);
     }
     for (id, accepted) in &csv_acknowledged {
-        let response = client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&json!({ "query": read, "variables": { "id": id } }))
-            .send()
-            .await
-            .expect("sent");
-        let body: Value = response.json().await.expect("json");
+        let body = read(id.clone()).await;
         assert_eq!(body["data"]["return"]["observations"]["totalCount"], *accepted, "acknowledged CSV return: {body}");
     }
     eprintln!(
@@ -359,4 +351,55 @@ async fn a_connection_lost_mid_write_is_503_and_the_retry_with_the_same_key_writ
         )
         .await;
     assert_eq!(count["measure"]["observations"]["totalCount"], rows / 2, "each value written once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_cannot_be_reached_is_answered_503_within_seconds_and_readyz_at_once() {
+    use sea_orm::ConnectionTrait as _;
+    let app = crate::helpers::spawn_app_with(|c| c.response_cache_bytes = 0).await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("the unreachable-database test runs on PostgreSQL (DATABASE_URL)");
+        return;
+    }
+    let name = app.database_url.rsplit('/').next().unwrap_or_default().to_owned();
+    let admin_url = format!("{}/postgres", app.database_url.rsplit_once('/').map_or("", |(b, _)| b));
+    let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to the server");
+    let run = |sql: String| {
+        let admin = admin.clone();
+        async move { admin.execute_unprepared(&sql).await.expect("admin statement") }
+    };
+    // As if the server were down: no new connection is let in, and those open are ended.
+    run(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+    let started = Instant::now();
+    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.expect("sent");
+    assert_eq!(ready.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(2), "readyz took {:?}", started.elapsed());
+    let started = Instant::now();
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": "{ priorities { totalCount } }" }))
+        .send()
+        .await
+        .expect("sent");
+    let waited = started.elapsed();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let body: Value = response.json().await.expect("json");
+    run(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    assert_eq!((status, crate::helpers::error_codes(&body)), (503, vec!["SERVICE_UNAVAILABLE".to_owned()]), "{body}");
+    assert!(retry_after.is_some(), "with Retry-After");
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("cannot be reached")), "{body}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}, not a 10 s pool wait");
+    // Back up: served again.
+    let mut served = false;
+    for _ in 0..50 {
+        if app.graphql("{ priorities { totalCount } }", json!({})).await.get("errors").is_none() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "served again once the database is back");
 }
