@@ -175,7 +175,9 @@ fn driver_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
 /// Reads what a database error means (see [`Fault`]).
 pub fn fault(err: &DbErr) -> Fault {
     match (err, driver_error(err)) {
-        (DbErr::ConnectionAcquire(_), _)
+        // No connection could be had: the pool's own errors, and the server refusing a new one
+        // (shutting down, starting up, not accepting connections).
+        (DbErr::ConnectionAcquire(_) | DbErr::Conn(_), _)
         | (
             _,
             Some(
