@@ -142,7 +142,7 @@ async fn the_socket_spends_the_same_allowance_and_keeps_the_same_limits() {
         assert!(answer.to_string().contains("RATE_LIMITED"), "spent on the socket too: {answer}");
     }
     // The closed connection gives its place back (the server notices shortly).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Three subscriptions at once on one connection, not four.
     let camden = app.token("camden", &[Role::Submitter]);
