@@ -37,7 +37,7 @@ async fn nested_fragment_spreads_are_counted_as_they_expand_and_refused_before_t
     let response = response.expect("sent");
     let remaining = response.headers().get("x-ratelimit-remaining").cloned();
     let body: Value = response.json().await.expect("json");
-    assert!(started.elapsed().as_millis() < 1_000, "refused without walking it: {:?}", started.elapsed());
+    assert!(started.elapsed().as_millis() < 3_000, "refused without walking it: {:?}", started.elapsed());
     assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
     assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("4194304")), "{body}");
     assert!(remaining.is_some(), "a refused query says where the caller stands");
