@@ -422,3 +422,25 @@ mod tests {
         assert_eq!(sqlite_file_dir("postgres://postgres@127.0.0.1/test"), None);
     }
 }
+
+/// The database's counters of change, read in one statement: `data` grows with every change
+/// an anonymous reader could see (kept answers are keyed on it), `directory` with every change
+/// to who is who (organisations, geographies, revoked tokens: the kept directory is checked
+/// against it). Both grow in the transaction that makes the change, by triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    pub data: i64,
+    pub directory: i64,
+}
+
+/// The counters now (see [`Versions`]).
+pub async fn versions<C: ConnectionTrait>(db: &C) -> Result<Versions, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT generation, directory FROM data_generation WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("data_generation".into()))?;
+    Ok(Versions { data: row.try_get("", "generation")?, directory: row.try_get("", "directory")? })
+}

@@ -104,6 +104,7 @@ impl Application {
                 config.receipt_signing_key.as_ref().map(secrecy::ExposeSecret::expose_secret),
                 &config.data_dir,
             )?),
+            directory: Arc::default(),
             sockets_limits: http::graphql_ws::SocketLimits::new(
                 config.ws_max_subscriptions,
                 config.ws_max_connections_per_principal,

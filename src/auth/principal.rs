@@ -7,7 +7,6 @@ use chrono::Utc;
 use entity::{issued_token, organisation, revoked_token};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
-use super::tokens::{TokenService, parse_roles};
 use crate::{
     catalogue::{geographies, organisations},
     error::{AppError, AppResult},
@@ -78,25 +77,6 @@ impl Principal {
     }
 }
 
-/// The principal a bearer token stands for. A token that fails any check is an
-/// UNAUTHENTICATED error, never an anonymous request.
-pub async fn authenticate<C: ConnectionTrait>(db: &C, tokens: &TokenService, token: &str) -> AppResult<Principal> {
-    let claims = tokens.verify(token).map_err(|e| AppError::Unauthenticated(e.0))?;
-    let roles = parse_roles(&claims.roles).map_err(|e| AppError::Unauthenticated(e.0))?;
-    if claims.jti.trim().is_empty() {
-        return Err(AppError::Unauthenticated("the token has no `jti` claim".into()));
-    }
-    if is_revoked(db, &claims.jti).await? {
-        return Err(AppError::Unauthenticated("the token has been revoked".into()));
-    }
-    let org = claims.org.clone();
-    let mut principal = Principal::for_organisation(db, &claims.org, claims.sub, roles, claims.jti)
-        .await?
-        .ok_or_else(|| AppError::Unauthenticated(format!("the token names an unknown organisation '{org}'")))?;
-    principal.expires_at = Some(claims.exp);
-    Ok(principal)
-}
-
 impl Principal {
     /// A principal acting for the organisation `slug`, with its scope; none if there is no
     /// such organisation. Used for tokens, and for the operator's `import` command.
@@ -109,10 +89,7 @@ impl Principal {
     ) -> AppResult<Option<Self>> {
         let Some(organisation) = organisations::by_slug(db, slug).await? else { return Ok(None) };
         let all = geographies::all(db).await?;
-        let root = organisation.geography_id;
-        let london_wide = all.iter().any(|g| g.id == root && g.parent_id.is_none());
-        let scope =
-            Scope { root, geographies: geographies::subtree_ids(&all, root).into_iter().collect(), london_wide };
+        let scope = super::directory::scope_of(&all, organisation.geography_id);
         Ok(Some(Self { subject, organisation, roles, scope, token_id, expires_at: None }))
     }
 }

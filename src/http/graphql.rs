@@ -43,11 +43,7 @@ use super::{
 /// How long a request waits for another that is building the same answer before building
 /// it itself.
 const BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
-use crate::{
-    auth::{Principal, authenticate},
-    error::AppError,
-    graphql::with_request_data,
-};
+use crate::{auth::Principal, error::AppError, graphql::with_request_data};
 
 /// The media type of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +191,12 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
         .map(|(_, token)| token.trim())
         .ok_or_else(|| refuse(AppError::Unauthenticated("send the token as `Authorization: Bearer <token>`".into())))?;
-    match authenticate(&state.db.conn, &state.tokens, token).await {
+    // One statement: the database's versions, against which the kept directory is checked.
+    let authenticated = match crate::db::versions(&state.db.conn).await {
+        Ok(v) => state.directory.authenticate(&state.db.conn, v.directory, &state.tokens, token).await,
+        Err(e) => Err(AppError::from(e)),
+    };
+    match authenticated {
         Ok(p) => Ok(Some(p)),
         Err(e @ AppError::Unauthenticated(_)) => Err(refuse(e)),
         Err(e) => Err(error(e.http_status(), e)),

@@ -38,7 +38,7 @@ use super::{
 };
 use crate::{
     auth::{
-        Principal, authenticate,
+        Principal,
         session::{self, Session},
     },
     graphql::connection_data,
@@ -227,6 +227,7 @@ pub async fn upgrade(
             let stopping = state.stopping.clone();
             let db = state.db.conn.clone();
             let tokens = state.tokens.clone();
+            let directory = state.directory.clone();
             let events = state.events.clone();
             let batch_window = state.batch_window;
             let limits = state.limits.clone();
@@ -236,11 +237,13 @@ pub async fn upgrade(
             GraphQLWebSocket::new_with_pair(&mut sink, input, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let principal = match token_of(&payload) {
-                        Some(token) => Some(
-                            authenticate(&db, &tokens, &token)
-                                .await
-                                .map_err(|e| async_graphql::Error::new(e.to_string()))?,
-                        ),
+                        Some(token) => {
+                            let authenticated = match crate::db::versions(&db).await {
+                                Ok(v) => directory.authenticate(&db, v.directory, &tokens, &token).await,
+                                Err(e) => Err(crate::error::AppError::from(e)),
+                            };
+                            Some(authenticated.map_err(|e| async_graphql::Error::new(e.to_string()))?)
+                        }
                         None => None,
                     };
                     let caller = caller_of(principal.as_ref(), &address);

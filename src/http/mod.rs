@@ -73,6 +73,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Policy,
     /// The key receipts are signed with.
     pub receipts: Arc<crate::receipts::ReceiptKeys>,
+    /// Who is who, kept in memory and checked against the database's directory version.
+    pub directory: Arc<crate::auth::Directory>,
     /// The limits of WebSocket connections, and who holds how many.
     pub sockets_limits: graphql_ws::SocketLimits,
 }

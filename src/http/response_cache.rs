@@ -17,7 +17,7 @@ use std::{collections::HashMap, sync::Mutex};
 
 use axum::{body::Bytes, http::HeaderValue};
 use lru::LruCache;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sha2::{Digest, Sha256};
 
 /// A kept answer: its body and its strong entity tag.
@@ -176,16 +176,7 @@ pub fn matches(if_none_match: &str, etag: &HeaderValue) -> bool {
 
 /// The database's data generation now.
 pub async fn generation(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT generation FROM data_generation WHERE id = 1",
-        ))
-        .await?;
-    match row {
-        Some(row) => row.try_get("", "generation"),
-        None => Err(sea_orm::DbErr::RecordNotFound("data_generation".into())),
-    }
+    Ok(crate::db::versions(db).await?.data)
 }
 
 /// Bumps the data generation, for writers that change values around their returns (a

@@ -331,3 +331,94 @@ async fn an_administrator_lists_issues_and_revokes_tokens_through_the_api() {
         app.data_as(&admin, "{ auditEvents(entityType: \"IssuedToken\") { nodes { action } } }", json!({})).await;
     assert_eq!(trail["auditEvents"]["nodes"], json!([{ "action": "issueToken" }, { "action": "revokeToken" }]));
 }
+
+/// A second server process on the same database, as another replica would be.
+async fn replica(app: &crate::helpers::TestApp) -> String {
+    let second = london_vision::startup::Application::build(&app.config).await.expect("a second server");
+    let address = format!("http://{}", second.local_addr());
+    tokio::spawn(second.run_until_stopped());
+    address
+}
+
+#[tokio::test]
+async fn a_token_is_authenticated_without_statements_of_its_own() {
+    let app = crate::helpers::spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    // Once warm, an authenticated request runs the statements an anonymous one runs when its
+    // answer is built: one read of the database's versions, then the query's own.
+    app.data_as(&camden, "{ viewer { subject } }", serde_json::json!({})).await;
+    let shapes = [
+        "{ measures(first: 5) { nodes { slug priority { slug } } } }",
+        "{ organisations(first: 3) { nodes { slug geography { code } } } }",
+        r#"{ geography(code: "E54000028") { children { code name } } }"#,
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        // Each asked once anonymously and once with the token, with a distinct alias so that no
+        // kept answer is served.
+        let anonymous = shape.replacen('{', &format!("{{ a{i}: __typename "), 1);
+        let before = app.statements_run().await;
+        app.data(&anonymous, serde_json::json!({})).await;
+        let anonymous_cost = app.statements_run().await - before;
+        let signed = shape.replacen('{', &format!("{{ s{i}: __typename "), 1);
+        let before = app.statements_run().await;
+        app.data_as(&camden, &signed, serde_json::json!({})).await;
+        let signed_cost = app.statements_run().await - before;
+        assert_eq!(signed_cost, anonymous_cost, "{shape}: a token costs no statement of its own");
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_or_a_move_holds_on_every_replica_from_the_next_request() {
+    let app = crate::helpers::spawn_app().await;
+    let other = replica(&app).await;
+    let admin = app.token("gla", &[Role::Admin]);
+    let issued = app
+        .data_as(
+            &admin,
+            "mutation { issueToken(input: { organisation: \"camden\", subject: \"s@camden\", roles: [SUBMITTER] }) { token issuedToken { id } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let token = issued["issueToken"]["token"].as_str().expect("token").to_owned();
+    let id = issued["issueToken"]["issuedToken"]["id"].clone();
+    let ask = |address: String, token: String| async move {
+        reqwest::Client::new()
+            .post(format!("{address}/graphql"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "query": "{ viewer { scope { code } } }" }))
+            .send()
+            .await
+            .expect("sent")
+    };
+    // Both replicas know the token (and keep their directory).
+    assert_eq!(ask(app.address.clone(), token.clone()).await.status(), 200);
+    assert_eq!(ask(other.clone(), token.clone()).await.status(), 200);
+    // Revoked through the first: refused by the second at once.
+    let revoked = app
+        .data_as(
+            &admin,
+            "mutation($id: String!) { revokeToken(input: { id: $id }) { issuedToken { revokedAt } } }",
+            serde_json::json!({ "id": id }),
+        )
+        .await;
+    assert!(revoked["revokeToken"]["issuedToken"]["revokedAt"].is_string());
+    assert_eq!(ask(other.clone(), token.clone()).await.status(), 401, "revoked on the other replica too");
+    // Camden moved by a London-wide administrator through the second replica: the first acts on
+    // its new area from the next request.
+    let camden = app.token("camden", &[Role::Submitter]);
+    let seen: serde_json::Value = ask(app.address.clone(), camden.clone()).await.json().await.expect("json");
+    assert_eq!(seen["data"]["viewer"]["scope"]["code"], "E09000007");
+    let moved: serde_json::Value = reqwest::Client::new()
+        .post(format!("{other}/graphql"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "query": "mutation { updateOrganisation(input: { slug: \"camden\", geography: \"E09000019\" }) { userErrors { code } } }" }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(moved["data"]["updateOrganisation"]["userErrors"], serde_json::json!([]), "{moved}");
+    let seen: serde_json::Value = ask(app.address.clone(), camden).await.json().await.expect("json");
+    assert_eq!(seen["data"]["viewer"]["scope"]["code"], "E09000019", "the move holds at once: {seen}");
+}
