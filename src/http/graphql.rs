@@ -175,7 +175,10 @@ fn is_json_body(headers: &HeaderMap) -> bool {
 
 /// The principal the request's bearer token stands for; no token is an anonymous request,
 /// and a token that fails any check is refused before the query runs.
-pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, HttpResponse> {
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Principal, crate::db::Versions)>, HttpResponse> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let refuse = |err: AppError| {
         let mut response = error(StatusCode::UNAUTHORIZED, err);
@@ -191,9 +194,10 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
         .map(|(_, token)| token.trim())
         .ok_or_else(|| refuse(AppError::Unauthenticated("send the token as `Authorization: Bearer <token>`".into())))?;
-    // One statement: the database's versions, against which the kept directory is checked.
+    // One statement: the database's versions, against which the kept directory is checked
+    // (and on which kept answers are keyed).
     let authenticated = match crate::db::versions(&state.db.conn).await {
-        Ok(v) => state.directory.authenticate(&state.db.conn, v.directory, &state.tokens, token).await,
+        Ok(v) => state.directory.authenticate(&state.db.conn, v.directory, &state.tokens, token).await.map(|p| (p, v)),
         Err(e) => Err(AppError::from(e)),
     };
     match authenticated {
@@ -201,6 +205,11 @@ pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<O
         Err(e @ AppError::Unauthenticated(_)) => Err(refuse(e)),
         Err(e) => Err(error(e.http_status(), e)),
     }
+}
+
+/// The principal of a request's bearer token, if it sends one (see [`signed_in`]).
+pub(super) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, HttpResponse> {
+    Ok(signed_in(state, headers).await?.map(|(p, _)| p))
 }
 
 pub async fn post(
@@ -260,8 +269,9 @@ async fn serve(
     params: Params,
 ) -> HttpResponse {
     let started = std::time::Instant::now();
-    let principal = match principal(state, headers).await {
-        Ok(p) => p,
+    let (principal, versions) = match signed_in(state, headers).await {
+        Ok(Some((p, v))) => (Some(p), Some(v)),
+        Ok(None) => (None, None),
         Err(refused) => return refused,
     };
     let caller = match &principal {
@@ -284,7 +294,7 @@ async fn serve(
         }
     };
     let operation = params.operation_name;
-    let (mutation, named) = operation_of(&query, operation.as_deref());
+    let OperationFacts { mutation, named, shared } = operation_of(&query, operation.as_deref());
     let span = tracing::Span::current();
     span.record("operation", named.as_deref().unwrap_or(if mutation { "mutation" } else { "query" }));
     if let Some(p) = &principal {
@@ -301,11 +311,34 @@ async fn serve(
         return refused;
     }
     let anonymous = principal.is_none();
+    // Who may share a kept answer: every anonymous caller; a signed-in caller's organisation
+    // with the same roles (so the same scope and visibility), at the same directory version,
+    // for queries whose answers depend on nothing else.
+    let audience = match (&principal, versions) {
+        (None, _) => Some(String::new()),
+        (Some(p), Some(v)) if shared => {
+            let mut roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+            roles.sort_unstable();
+            Some(format!("{}|{}|{}", p.organisation.id, roles.join(","), v.directory))
+        }
+        _ => None,
+    };
+    let keep = match &audience {
+        Some(_) if mutation => Keep::Never,
+        Some(_) if anonymous => Keep::Public,
+        Some(_) => Keep::Private,
+        None => Keep::Never,
+    };
     let mut kept = None;
-    if anonymous && !mutation && state.responses.enabled() {
-        match response_cache::generation(&state.db.conn).await {
+    if let Some(audience) = audience.filter(|_| !mutation && state.responses.enabled()) {
+        // A signed-in caller's request has read the versions already.
+        let generation = match versions {
+            Some(v) => Ok(v.data),
+            None => response_cache::generation(&state.db.conn).await,
+        };
+        match generation {
             Ok(generation) => {
-                let key = ResponseCache::key(generation, &query, operation.as_deref(), &params.variables);
+                let key = ResponseCache::key(generation, &audience, &query, operation.as_deref(), &params.variables);
                 let mut builder = None;
                 // At most twice: look, and if another request is building this answer, wait
                 // for it and look again; otherwise build it here.
@@ -318,7 +351,7 @@ async fn serve(
                         }
                         state.metrics.graphql(named.as_deref(), false, started.elapsed(), Some(hit.cost), &[]);
                         let mut http =
-                            finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), true);
+                            finish(state, headers, media, by_get, StatusCode::OK, hit.body, Some(hit.etag), keep);
                         standing_headers(&slot, &mut http);
                         return http;
                     }
@@ -398,7 +431,9 @@ async fn serve(
         // Those waiting for this answer look again now.
         drop(builder);
     }
-    let mut http = finish(state, headers, media, by_get, status, body, etag, anonymous && ok && !mutation);
+    let keep = if ok { keep } else { Keep::Never };
+    let etag = etag.or_else(|| (keep == Keep::Private).then(|| response_cache::etag(&body)));
+    let mut http = finish(state, headers, media, by_get, status, body, etag, keep);
     standing_headers(&slot, &mut http);
     http
 }
@@ -443,6 +478,20 @@ fn rate_limited(media: Media, slot: &RateSlot, cost: u64) -> HttpResponse {
 /// The HTTP answer with its caching headers; `304 Not Modified` when the caller already holds
 /// this answer.
 #[allow(clippy::too_many_arguments)]
+/// How an answer may be kept by browsers and proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Anyone's answer: `public, max-age` by GET, with an `ETag`.
+    Public,
+    /// A signed-in caller's answer that depends only on what its organisation and roles may
+    /// see: the caller's browser may keep it and ask again with the `ETag`
+    /// (`private, no-cache`); no proxy keeps it.
+    Private,
+    /// Kept by nobody (`private, no-store`): mutations, errors, answers about the very caller.
+    Never,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn finish(
     state: &AppState,
     headers: &HeaderMap,
@@ -451,18 +500,17 @@ fn finish(
     status: StatusCode,
     body: Bytes,
     etag: Option<HeaderValue>,
-    public: bool,
+    keep: Keep,
 ) -> HttpResponse {
-    let cache_control = if !public {
-        HeaderValue::from_static("private, no-store")
-    } else if by_get {
-        HeaderValue::from_str(&format!("public, max-age={}", state.http_max_age))
-            .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
-    } else {
-        HeaderValue::from_static("no-cache")
+    let cache_control = match keep {
+        Keep::Never => HeaderValue::from_static("private, no-store"),
+        Keep::Private => HeaderValue::from_static("private, no-cache"),
+        Keep::Public if by_get => HeaderValue::from_str(&format!("public, max-age={}", state.http_max_age))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
+        Keep::Public => HeaderValue::from_static("no-cache"),
     };
-    let not_modified = by_get
-        && public
+    let tagged = by_get && keep != Keep::Never;
+    let not_modified = tagged
         && etag.as_ref().is_some_and(|tag| {
             headers
                 .get(header::IF_NONE_MATCH)
@@ -482,7 +530,7 @@ fn finish(
     let h = http.headers_mut();
     h.insert(header::CACHE_CONTROL, cache_control);
     h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
-    if let Some(tag) = etag.filter(|_| by_get && public) {
+    if let Some(tag) = etag.filter(|_| tagged) {
         h.insert(header::ETAG, tag);
     }
     http
@@ -607,10 +655,47 @@ fn not_acceptable() -> HttpResponse {
 
 /// Whether the operation `operation_name` of `query` (or its only one) is a mutation, and
 /// that operation's name.
-fn operation_of(query: &str, operation_name: Option<&str>) -> (bool, Option<String>) {
-    let Ok(doc) = parse_query(query) else { return (false, operation_name.map(str::to_owned)) };
-    let mut mutation = false;
-    let mut named = operation_name.map(str::to_owned);
+/// What a request's text says of the operation it runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct OperationFacts {
+    /// A mutation: never kept, never by GET.
+    mutation: bool,
+    /// Its name, for logs and metrics.
+    named: Option<String>,
+    /// Whether its answer depends only on the published data and on what the caller's
+    /// organisation and roles may see, so that callers of the same organisation with the same
+    /// roles may share it while the data is unchanged: none of its root fields is one of
+    /// `PER_CALLER`.
+    shared: bool,
+}
+
+/// Root fields whose answers depend on the very caller (`viewer`), on records the data
+/// generation does not count (tokens, webhooks and their deliveries, the audit trail), or on
+/// any of these (`node`, `nodes`): never kept for a signed-in caller.
+const PER_CALLER: &[&str] =
+    &["viewer", "issuedTokens", "webhooks", "webhookDeliveries", "auditEvents", "node", "nodes"];
+
+fn operation_of(query: &str, operation_name: Option<&str>) -> OperationFacts {
+    use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+    /// Whether a root selection set (with its fragments) names none of `PER_CALLER`.
+    fn shared(doc: &ExecutableDocument, set: &SelectionSet, seen: &mut Vec<String>) -> bool {
+        set.items.iter().all(|item| match &item.node {
+            Selection::Field(f) => !PER_CALLER.contains(&f.node.name.node.as_str()),
+            Selection::InlineFragment(i) => shared(doc, &i.node.selection_set.node, seen),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                if seen.contains(&name) {
+                    return true;
+                }
+                seen.push(name.clone());
+                doc.fragments.get(name.as_str()).is_none_or(|f| shared(doc, &f.node.selection_set.node, seen))
+            }
+        })
+    }
+    let Ok(doc) = parse_query(query) else {
+        return OperationFacts { named: operation_name.map(str::to_owned), ..OperationFacts::default() };
+    };
+    let mut facts = OperationFacts { named: operation_name.map(str::to_owned), shared: true, mutation: false };
     for (name, op) in doc.operations.iter() {
         let selected = match (operation_name, name) {
             (Some(wanted), Some(name)) => wanted == name.as_str(),
@@ -618,13 +703,15 @@ fn operation_of(query: &str, operation_name: Option<&str>) -> (bool, Option<Stri
             (Some(_), None) => false,
         };
         if selected {
-            mutation |= op.node.ty == OperationType::Mutation;
-            if named.is_none() {
-                named = name.map(|n| n.to_string());
+            facts.mutation |= op.node.ty == OperationType::Mutation;
+            facts.shared &=
+                op.node.ty == OperationType::Query && shared(&doc, &op.node.selection_set.node, &mut Vec::new());
+            if facts.named.is_none() {
+                facts.named = name.map(|n| n.to_string());
             }
         }
     }
-    (mutation, named)
+    facts
 }
 
 #[cfg(test)]

@@ -106,11 +106,18 @@ impl ResponseCache {
         self.budget / 8
     }
 
-    /// The key of a query's answer at `generation`.
-    pub fn key(generation: i64, query: &str, operation: Option<&str>, variables: &serde_json::Value) -> Key {
+    /// The key of a query's answer at `generation` for `audience`: empty for anonymous
+    /// callers, else what a signed-in caller's answer may depend on (see `http::graphql`).
+    pub fn key(
+        generation: i64,
+        audience: &str,
+        query: &str,
+        operation: Option<&str>,
+        variables: &serde_json::Value,
+    ) -> Key {
         let mut h = Sha256::new();
         h.update(generation.to_be_bytes());
-        for part in [query, operation.unwrap_or("")] {
+        for part in [audience, query, operation.unwrap_or("")] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
@@ -191,16 +198,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_differ_by_generation_query_operation_and_variables() {
+    fn keys_differ_by_generation_audience_query_operation_and_variables() {
         let v = serde_json::json!({"a": 1});
-        let k = ResponseCache::key(1, "{ a }", None, &v);
-        assert_eq!(k, ResponseCache::key(1, "{ a }", None, &serde_json::json!({"a": 1})));
-        assert_ne!(k, ResponseCache::key(2, "{ a }", None, &v));
-        assert_ne!(k, ResponseCache::key(1, "{ b }", None, &v));
-        assert_ne!(k, ResponseCache::key(1, "{ a }", Some("A"), &v));
-        assert_ne!(k, ResponseCache::key(1, "{ a }", None, &serde_json::json!({"a": 2})));
+        let k = ResponseCache::key(1, "", "{ a }", None, &v);
+        assert_eq!(k, ResponseCache::key(1, "", "{ a }", None, &serde_json::json!({"a": 1})));
+        assert_ne!(k, ResponseCache::key(2, "", "{ a }", None, &v));
+        assert_ne!(k, ResponseCache::key(1, "", "{ b }", None, &v));
+        assert_ne!(k, ResponseCache::key(1, "", "{ a }", Some("A"), &v));
+        assert_ne!(k, ResponseCache::key(1, "", "{ a }", None, &serde_json::json!({"a": 2})));
+        assert_ne!(k, ResponseCache::key(1, "7|SUBMITTER|3", "{ a }", None, &v), "a borough's answer is its own");
+        assert_ne!(
+            ResponseCache::key(1, "7|SUBMITTER|3", "{ a }", None, &v),
+            ResponseCache::key(1, "8|SUBMITTER|3", "{ a }", None, &v)
+        );
         // The parts are length-prefixed: moving text between them changes the key.
-        assert_ne!(ResponseCache::key(1, "ab", Some("c"), &v), ResponseCache::key(1, "a", Some("bc"), &v));
+        assert_ne!(ResponseCache::key(1, "", "ab", Some("c"), &v), ResponseCache::key(1, "", "a", Some("bc"), &v));
     }
 
     #[test]

@@ -224,7 +224,7 @@ async fn anonymous_get_answers_are_cacheable_with_an_entity_tag_and_revalidate()
 }
 
 #[tokio::test]
-async fn what_a_token_can_see_is_never_cacheable() {
+async fn what_a_token_can_see_is_never_kept_by_a_shared_cache() {
     let app = spawn_app().await;
     let token = app.token("camden", &[london_vision::values::Role::Submitter]);
     let response = app
@@ -236,8 +236,20 @@ async fn what_a_token_can_see_is_never_cacheable() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "private, no-store");
-    assert!(response.headers().get("etag").is_none());
+    // The caller's own browser may keep it and ask again with its tag; no proxy may.
+    assert_eq!(response.headers()["cache-control"], "private, no-cache");
+    assert!(response.headers()["vary"].to_str().is_ok_and(|v| v.contains("Authorization")));
+    // What is about the caller itself is kept by nobody.
+    let me = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .query(&[("query", "{ viewer { subject } }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(me.headers()["cache-control"], "private, no-store");
+    assert!(me.headers().get("etag").is_none());
 }
 
 #[tokio::test]

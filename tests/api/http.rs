@@ -224,3 +224,76 @@ async fn a_null_where_a_value_is_required_is_the_callers_to_fix() {
     let body = app.graphql("query($s: String) { priority(slug: $s) { number } }", json!({ "s": null })).await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
 }
+
+#[tokio::test]
+async fn a_boroughs_scripts_share_kept_answers_and_never_see_anothers() {
+    use london_vision::values::Role;
+    let app = spawn_app().await;
+    let camden_a = app.token_for("camden", "a@camden", &[Role::Submitter]);
+    let camden_b = app.token_for("camden", "b@camden", &[Role::Submitter]);
+    let hackney = app.token_for("hackney", "a@hackney", &[Role::Submitter]);
+    // Camden's value in review: Camden sees it, Hackney does not.
+    let sent = app
+        .data_as(
+            &camden_a,
+            crate::returns::SUBMIT,
+            crate::returns::input(
+                "camden",
+                vec![crate::returns::value("school-readiness", "E09000007", "2022/23", 66.0)],
+            ),
+        )
+        .await;
+    assert_eq!(sent["submitReturn"]["accepted"], 1, "{sent}");
+    let query = r#"{ measure(slug: "school-readiness") { observations(geography: "E09000007") { totalCount nodes { value status } } } }"#;
+    let get = |token: &str| {
+        app.client
+            .get(format!("{}/graphql", app.address))
+            .query(&[("query", query)])
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let first = get(&camden_a).await.expect("sent");
+    assert_eq!(first.headers()["cache-control"], "private, no-cache");
+    let etag = first.headers()["etag"].clone();
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["data"]["measure"]["observations"]["totalCount"], 1, "{first}");
+    // Another Camden script gets the kept answer: one statement (the versions), the same body.
+    let before = app.statements_run().await;
+    let second = get(&camden_b).await.expect("sent");
+    assert_eq!(app.statements_run().await - before, 1, "served from the kept answers");
+    assert_eq!(second.headers()["etag"], etag);
+    assert_eq!(second.json::<Value>().await.expect("json"), first);
+    // A browser asking again with the tag is told nothing changed.
+    let again = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", query)])
+        .bearer_auth(&camden_b)
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), 304);
+    // Hackney never gets Camden's answer.
+    let theirs: Value = get(&hackney).await.expect("sent").json().await.expect("json");
+    assert_eq!(theirs["data"]["measure"]["observations"]["totalCount"], 0, "{theirs}");
+    // Answers about the very caller are never shared.
+    for (token, subject) in [(&camden_a, "a@camden"), (&camden_b, "b@camden")] {
+        let me = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ viewer { subject } }" }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(me.headers()["cache-control"], "private, no-store");
+        assert_eq!(me.json::<Value>().await.expect("json")["data"]["viewer"]["subject"], subject);
+    }
+    // A change to the data is seen at once: the kept answer is gone.
+    let approver = app.token("north-central-london-ics", &[Role::Approver]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { return { status } } }";
+    app.data_as(&approver, approve, json!({ "id": sent["submitReturn"]["return"]["id"] })).await;
+    let after: Value = get(&camden_b).await.expect("sent").json().await.expect("json");
+    assert_eq!(after["data"]["measure"]["observations"]["nodes"][0]["status"], "APPROVED", "{after}");
+}
