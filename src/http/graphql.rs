@@ -669,11 +669,12 @@ struct OperationFacts {
     shared: bool,
 }
 
-/// Root fields whose answers depend on the very caller (`viewer`), on records the data
-/// generation does not count (tokens, webhooks and their deliveries, the audit trail), or on
-/// any of these (`node`, `nodes`): never kept for a signed-in caller.
+/// Root fields whose answers depend on the very caller (`viewer`; `returns`, whose
+/// `reviewable` leaves out the caller's own), on records the data generation does not count
+/// (tokens, webhooks and their deliveries, the audit trail), or on any of these (`node`,
+/// `nodes`): never kept for a signed-in caller.
 const PER_CALLER: &[&str] =
-    &["viewer", "issuedTokens", "webhooks", "webhookDeliveries", "auditEvents", "node", "nodes"];
+    &["viewer", "returns", "issuedTokens", "webhooks", "webhookDeliveries", "auditEvents", "node", "nodes"];
 
 fn operation_of(query: &str, operation_name: Option<&str>) -> OperationFacts {
     use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
@@ -717,6 +718,22 @@ fn operation_of(query: &str, operation_name: Option<&str>) -> OperationFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operation_is_shared_unless_a_root_field_is_about_the_very_caller() {
+        assert!(operation_of("{ measures { nodes { slug } } }", None).shared);
+        assert!(!operation_of("{ measures { totalCount } viewer { subject } }", None).shared);
+        assert!(!operation_of("query { ...F } fragment F on Query { ... on Query { webhooks { id } } }", None).shared);
+        assert!(operation_of("query A { viewer { subject } } query B { priorities { totalCount } }", Some("B")).shared);
+        assert!(
+            !operation_of("query A { viewer { subject } } query B { priorities { totalCount } }", Some("A")).shared
+        );
+        let write =
+            operation_of("mutation { lockPeriod(input: { measure: \"m\", period: \"2020\" }) { locked } }", None);
+        assert!(write.mutation && !write.shared);
+        assert!(!operation_of("{ returns(reviewable: true) { totalCount } }", None).shared);
+        assert!(!operation_of("{ not parsed", None).shared);
+    }
 
     fn accept(value: &str) -> Option<Media> {
         let mut h = HeaderMap::new();
