@@ -10,9 +10,10 @@ import sys
 BEGIN = "<!-- compare:begin -->"
 END = "<!-- compare:end -->"
 SERVERS = ["ours", "pg4", "pg5"]
-READ_SERVERS = ["ours", "cold", "pg4", "pg5"]
-COLOURS = {"ours": "#1f6f8b", "cold": "#7fb3c8", "pg4": "#c0853a", "pg5": "#9b4d73"}
-LABELS = {"ours": "ours", "cold": "ours, no kept answers", "pg4": "PostGraphile 4", "pg5": "PostGraphile 5"}
+READ_SERVERS = ["ours", "token", "cold", "pg4", "pg5"]
+COLOURS = {"ours": "#1f6f8b", "token": "#3a9d5d", "cold": "#7fb3c8", "pg4": "#c0853a", "pg5": "#9b4d73"}
+LABELS = {"ours": "ours", "token": "ours, Camden token", "cold": "ours, no kept answers", "pg4": "PostGraphile 4",
+          "pg5": "PostGraphile 5"}
 
 
 def rps_range(runs):
@@ -44,10 +45,11 @@ def table(scale, data):
     lines = [
         f"**{scale}** ({data['values']:,} current values)",
         "",
-        "| shape | ours req/s (p50 / p99 ms) | ours, no kept answers (p50 / p99) | PostGraphile 4 req/s (p99) "
-        "| PostGraphile 5 req/s (p99) | ours / PG4 | ours / PG5 | no kept answers / PG5 "
-        "| SQL statements ours / no kept / PG4 / PG5 | floor: static JSON req/s | floor: pgbench of our SQL tps |",
-        "|---|---|---|---|---|---:|---:|---:|---|---:|---:|",
+        "| shape | ours req/s (p50 / p99 ms) | ours, Camden token (p50 / p99) | ours, no kept answers (p50 / p99) "
+        "| PostGraphile 4 req/s (p99) | PostGraphile 5 req/s (p99) | ours / PG4 | ours / PG5 | token / PG5 "
+        "| no kept answers / PG5 | SQL statements ours / token / no kept / PG4 / PG5 | floor: static JSON req/s "
+        "| floor: pgbench of our SQL tps |",
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for s in data["shapes"]:
         runs = s["runs"]
@@ -56,19 +58,23 @@ def table(scale, data):
         bench = s.get("pgbench", {})
         cold = runs.get("cold") or ours
         cold50 = median([r["p50"] or 0 for r in cold])
+        signed = runs.get("token") or ours
+        signed50 = median([r["p50"] or 0 for r in signed])
         lines.append(
             f"| {s['name']} | {rps_range(ours)} ({p50:.1f} / {p99(ours):.1f}) "
+            f"| {rps_range(signed)} ({signed50:.1f} / {p99(signed):.1f}) "
             f"| {rps_range(cold)} ({cold50:.1f} / {p99(cold):.1f}) "
             f"| {rps_range(runs['pg4'])} ({p99(runs['pg4']):.1f}) | {rps_range(runs['pg5'])} ({p99(runs['pg5']):.1f}) "
-            f"| {ratio(ours, runs['pg4'])} | {ratio(ours, runs['pg5'])} | {ratio(cold, runs['pg5'])} | {statements(s)} "
+            f"| {ratio(ours, runs['pg4'])} | {ratio(ours, runs['pg5'])} | {ratio(signed, runs['pg5'])} "
+            f"| {ratio(cold, runs['pg5'])} | {statements(s)} "
             f"| {s['static']['rps']:,.0f} | {bench.get('rps') or 0:,.0f} |"
         )
     sub = {k: [r[k] for r in data["submission"]] for k in SERVERS}
     lines.append(
         f"| one-value submission | {rps_range(sub['ours'])} ({median([r['p50'] or 0 for r in sub['ours']]):.1f} / "
-        f"{p99(sub['ours']):.1f}) | | {rps_range(sub['pg4'])} ({p99(sub['pg4']):.1f}) raw insert "
+        f"{p99(sub['ours']):.1f}) | | | {rps_range(sub['pg4'])} ({p99(sub['pg4']):.1f}) raw insert "
         f"| {rps_range(sub['pg5'])} ({p99(sub['pg5']):.1f}) raw insert | {ratio(sub['ours'], sub['pg4'])} "
-        f"| {ratio(sub['ours'], sub['pg5'])} | | | | |"
+        f"| {ratio(sub['ours'], sub['pg5'])} | | | | | |"
     )
     lines.append("")
     ing = data["ingest"]

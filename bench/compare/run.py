@@ -47,11 +47,13 @@ POSTGRAPHILE_5 = "5.1.5"
 # PostGraphile 5 needs Node 22 or later; the machine's Node may be older. Node's own
 # binaries come from the npm registry (package `node`), used for both versions alike.
 NODE = "22"
-PORTS = {"ours": 18080, "cold": 18081, "pg4": 18084, "pg5": 18085, "static": 18090}
+PORTS = {"ours": 18080, "token": 18080, "cold": 18081, "pg4": 18084, "pg5": 18085, "static": 18090}
 SERVERS = ["ours", "pg4", "pg5"]
 # The read shapes run on ours twice: as shipped (anonymous answers kept while the data is
 # unchanged) and with that cache off (`RESPONSE_CACHE_BYTES=0`), every request executed.
-READ_SERVERS = ["ours", "cold", "pg4", "pg5"]
+READ_SERVERS = ["ours", "token", "cold", "pg4", "pg5"]
+# The Camden SUBMITTER token the "token" column sends to our server (as a partner script does).
+TOKENS = {}
 LABELS = {"ours": "ours", "pg4": "PostGraphile 4", "pg5": "PostGraphile 5"}
 MONTHLY_MEASURES = 100
 MONTHS = 260
@@ -535,8 +537,10 @@ def count_statements(url, db, table, procs):
             for server in READ_SERVERS:
                 query = shape["query"][server]
                 port = PORTS[server]
-                gql(port, query)  # warm: plans and caches, as under load
-                shape.setdefault("sql", {})[server] = statements_of(url, db, lambda: gql(port, query))
+                bearer = TOKENS.get(server)
+                gql(port, query, token=bearer)  # warm: plans and caches, as under load
+                shape.setdefault("sql", {})[server] = statements_of(
+                    url, db, lambda: gql(port, query, token=bearer))
     finally:
         psql(url, "ALTER SYSTEM RESET log_statement")
         psql(url, "ALTER SYSTEM RESET log_parameter_max_length")
@@ -670,6 +674,8 @@ def main():
         procs = {}
         try:
             procs["ours"] = start_ours(env)
+            procs["token"] = procs["ours"]
+            TOKENS["token"] = token(env, "camden", "SUBMITTER", "bench-camden")
             procs["cold"] = start_ours(env, "cold")
             procs["pg4"] = start_postgraphile("pg4", url, db)
             procs["pg5"] = start_postgraphile("pg5", url, db)
@@ -677,12 +683,13 @@ def main():
             queries(table)
             for shape in table:
                 for server in READ_SERVERS:
-                    data = gql(PORTS[server], shape["query"][server])
+                    data = gql(PORTS[server], shape["query"][server], token=TOKENS.get(server))
                     shape.setdefault("answer", {})[server] = len(json.dumps(data))
             count_statements(url, db, table, procs)
             for shape in table:
                 shape["runs"] = {s: [] for s in READ_SERVERS}
-                shape["scripts"] = {s: lua_for("/graphql", {"query": shape["query"][s]}) for s in READ_SERVERS}
+                shape["scripts"] = {s: lua_for("/graphql", {"query": shape["query"][s]}, TOKENS.get(s))
+                                    for s in READ_SERVERS}
             submissions, ingests = [], []
             for round_ in range(1, args.rounds + 1):
                 for shape in table:
@@ -706,7 +713,7 @@ def main():
                 "submission": submissions, "ingest": ingests,
             }
         finally:
-            for p in procs.values():
+            for p in {id(p): p for p in procs.values()}.values():
                 p.stop()
     out = os.path.join(SCRATCH, f"results-{results['date']}.json")
     with open(out, "w") as f:
@@ -720,7 +727,7 @@ def main():
 def queries(table):
     """Each server's query of each shape; the deep page carries each version's own cursor."""
     for shape in table:
-        shape["query"] = {"ours": shape["ours"], "cold": shape["ours"]}
+        shape["query"] = {"ours": shape["ours"], "token": shape["ours"], "cold": shape["ours"]}
         for version in ("pg4", "pg5"):
             q = shape["pgl"]
             if "before_middle" in shape:
