@@ -154,7 +154,9 @@ async fn watch_token(state: AppState, session: Arc<Session>) {
         every.tick().await;
         loop {
             every.tick().await;
-            if crate::auth::is_revoked(&state.db.conn, &jti).await.unwrap_or(false) {
+            // The connection's own upkeep, not a request's: not counted as one.
+            let revoked = crate::db::in_background(crate::auth::is_revoked(&state.db.conn, &jti)).await;
+            if revoked.unwrap_or(false) {
                 return;
             }
         }
