@@ -91,11 +91,23 @@ pub fn with_request_data(
 /// What the subscriptions of one WebSocket connection may read: its principal's context, a
 /// DataLoader that batches but keeps nothing (a connection outlives the data it reads), and
 /// the process's events.
+/// The process's services an operation may need beside its caller, as every channel hands
+/// them to the schema: events to announce, the rules of due returns, where webhooks may go,
+/// the receipts' key, the token service.
+#[derive(Clone)]
+pub struct Services {
+    pub events: crate::events::Events,
+    pub due: crate::returns::due::DueRules,
+    pub webhooks: crate::webhooks::Policy,
+    pub receipts: std::sync::Arc<crate::receipts::ReceiptKeys>,
+    pub tokens: std::sync::Arc<crate::auth::TokenService>,
+}
+
 pub fn connection_data(
     db: &DatabaseConnection,
     principal: Option<Principal>,
     batch_window: Duration,
-    events: crate::events::Events,
+    services: Services,
     session: std::sync::Arc<crate::auth::session::Session>,
     slot: std::sync::Arc<crate::http::rate_limit::RateSlot>,
 ) -> async_graphql::Data {
@@ -107,7 +119,11 @@ pub fn connection_data(
     let mut data = async_graphql::Data::default();
     data.insert(RequestContext { db: db.clone(), visibility, principal });
     data.insert(loader);
-    data.insert(events);
+    data.insert(services.events);
+    data.insert(services.due);
+    data.insert(services.webhooks);
+    data.insert(services.receipts);
+    data.insert(services.tokens);
     data.insert(session);
     data.insert(slot);
     data

@@ -230,7 +230,13 @@ pub async fn upgrade(
             let db = state.db.conn.clone();
             let tokens = state.tokens.clone();
             let directory = state.directory.clone();
-            let events = state.events.clone();
+            let services = crate::graphql::Services {
+                events: state.events.clone(),
+                due: state.due,
+                webhooks: state.webhooks,
+                receipts: state.receipts.clone(),
+                tokens: state.tokens.clone(),
+            };
             let batch_window = state.batch_window;
             let limits = state.limits.clone();
             let sockets_limits = state.sockets_limits.clone();
@@ -259,7 +265,7 @@ pub async fn upgrade(
                     let session = Session::new(principal.as_ref(), sockets_limits.max_operations);
                     let slot = Arc::new(RateSlot::new(limits, caller));
                     let _ = standing_tx.send(Some(session.clone()));
-                    Ok(connection_data(&db, principal, batch_window, events, session, slot))
+                    Ok(connection_data(&db, principal, batch_window, services, session, slot))
                 })
                 .serve()
                 .await;

@@ -212,3 +212,54 @@ async fn a_subscriber_whose_connection_ended_hears_nothing_more() {
         "a revoked subscriber heard: {after:?}"
     );
 }
+
+#[tokio::test]
+async fn every_operation_runs_over_the_socket_as_over_http_with_the_same_rule() {
+    let app = spawn_app().await;
+    let run = |token: String, query: &'static str| {
+        let address = app.address.clone();
+        async move {
+            let mut socket = connect(&address, Some(&token)).await.expect("connected");
+            socket
+                .send(Message::text(
+                    json!({ "id": "op", "type": "subscribe", "payload": { "query": query } }).to_string(),
+                ))
+                .await
+                .expect("sent");
+            next(&mut socket, Duration::from_secs(5)).await.expect("an answer")
+        }
+    };
+    let admin = app.token("camden", &[Role::Admin]);
+    let approver = app.token("camden", &[Role::Approver]);
+    let submitter = app.token("camden", &[Role::Submitter]);
+    let cases = [
+        (
+            admin.clone(),
+            "mutation { issueToken(input: { organisation: \"camden\", subject: \"ws@camden\" }) { issuedToken { id } userErrors { code } } }",
+        ),
+        (
+            approver.clone(),
+            "mutation { createWebhook(input: { organisation: \"camden\", url: \"https://81.2.69.160/hook\", events: [RETURN_SUBMITTED] }) { webhook { id } userErrors { code } } }",
+        ),
+        (
+            submitter.clone(),
+            "mutation { submitReturn(input: { organisation: \"camden\", values: [{ measure: \"school-readiness\", geography: \"E09000007\", period: \"2022/23\", value: 64 }] }) { accepted return { receipt } userErrors { code } } }",
+        ),
+        (submitter.clone(), "{ viewer { dueReturns(measure: \"school-readiness\") { period } } }"),
+    ];
+    for (token, query) in cases {
+        let answer = run(token, query).await;
+        let text = answer.to_string();
+        assert!(!text.contains("INTERNAL_SERVER_ERROR") && !text.contains("\"errors\""), "{query}: {answer}");
+        let payload =
+            answer["payload"]["data"].as_object().and_then(|d| d.values().next()).cloned().unwrap_or_default();
+        assert!(payload["userErrors"].as_array().is_none_or(Vec::is_empty), "{query}: {answer}");
+    }
+    // The same rule as over HTTP: Camden's ADMIN cannot widen its area on the socket either.
+    let widened = run(
+        admin,
+        "mutation { updateOrganisation(input: { slug: \"camden\", geography: \"E12000007\" }) { userErrors { code } } }",
+    )
+    .await;
+    assert_eq!(widened["payload"]["data"]["updateOrganisation"]["userErrors"][0]["code"], "OUT_OF_SCOPE", "{widened}");
+}
