@@ -112,6 +112,14 @@ impl Directory {
         Ok(loaded)
     }
 
+    /// Whether the token `jti` is revoked now: one statement (the database's versions), and
+    /// the directory loaded afresh only if it changed. What HTTP requests, socket operations and
+    /// a socket's watch all ask.
+    pub async fn revoked<C: ConnectionTrait>(&self, db: &C, jti: &str) -> AppResult<bool> {
+        let version = crate::db::versions(db).await?.directory;
+        Ok(self.at(db, version).await?.revoked.contains(jti))
+    }
+
     /// The principal a bearer token stands for, at the database's directory `version`. A token
     /// that fails any check is an UNAUTHENTICATED error, never an anonymous request.
     pub async fn authenticate<C: ConnectionTrait>(

@@ -12,7 +12,7 @@ use std::sync::{
 use sea_orm::ConnectionTrait;
 use tokio::sync::watch;
 
-use super::{Principal, is_revoked};
+use super::{Directory, Principal};
 use crate::error::{AppError, AppResult};
 
 /// The close code of a connection whose token expired (graphql-transport-ws uses 44xx for
@@ -37,18 +37,21 @@ pub struct Session {
     pub expires_at: Option<i64>,
     /// The most operations (subscriptions, and queries in flight) the connection may hold.
     pub max_operations: usize,
+    /// The kept directory revocations are checked against, as HTTP requests are.
+    directory: Arc<Directory>,
     operations: AtomicUsize,
     end: watch::Sender<Option<Ending>>,
 }
 
 impl Session {
     /// The standing of a connection opened with `principal`'s token (or none).
-    pub fn new(principal: Option<&Principal>, max_operations: usize) -> Arc<Self> {
+    pub fn new(principal: Option<&Principal>, max_operations: usize, directory: Arc<Directory>) -> Arc<Self> {
         let (end, _) = watch::channel(None);
         Arc::new(Self {
             token_id: principal.map(|p| p.token_id.clone()),
             expires_at: principal.and_then(|p| p.expires_at),
             max_operations,
+            directory,
             operations: AtomicUsize::new(0),
             end,
         })
@@ -102,13 +105,21 @@ impl Session {
                 "the token has expired: open a new connection with a new token".into(),
             ));
         }
-        if let Some(jti) = &self.token_id
-            && is_revoked(db, jti).await?
-        {
-            self.end(REVOKED, "the token has been revoked");
+        if self.revoked(db).await? {
             return Err(AppError::Unauthenticated("the token has been revoked".into()));
         }
         Ok(())
+    }
+
+    /// Whether the connection's token is revoked now (see `Directory::revoked`); one that is
+    /// ends the connection.
+    pub async fn revoked<C: ConnectionTrait>(&self, db: &C) -> AppResult<bool> {
+        let Some(jti) = &self.token_id else { return Ok(false) };
+        let revoked = self.directory.revoked(db, jti).await?;
+        if revoked {
+            self.end(REVOKED, "the token has been revoked");
+        }
+        Ok(revoked)
     }
 
     /// Takes a place for one more operation, or none when the connection holds its most.
@@ -136,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_first_reason_to_end_stands_and_places_are_given_back() {
-        let s = Session::new(None, 2);
+        let s = Session::new(None, 2, std::sync::Arc::default());
         let a = s.begin_operation().expect("first");
         let _b = s.begin_operation().expect("second");
         assert!(s.begin_operation().is_none(), "a third is refused");

@@ -155,7 +155,7 @@ async fn watch_token(state: AppState, session: Arc<Session>) {
         loop {
             every.tick().await;
             // The connection's own upkeep, not a request's: not counted as one.
-            let revoked = crate::db::in_background(crate::auth::is_revoked(&state.db.conn, &jti)).await;
+            let revoked = crate::db::in_background(session.revoked(&state.db.conn)).await;
             if revoked.unwrap_or(false) {
                 return;
             }
@@ -262,7 +262,7 @@ pub async fn upgrade(
                         ))
                     })?;
                     *holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(place);
-                    let session = Session::new(principal.as_ref(), sockets_limits.max_operations);
+                    let session = Session::new(principal.as_ref(), sockets_limits.max_operations, directory.clone());
                     let slot = Arc::new(RateSlot::new(limits, caller));
                     let _ = standing_tx.send(Some(session.clone()));
                     Ok(connection_data(&db, principal, batch_window, services, session, slot))
