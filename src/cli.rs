@@ -244,7 +244,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 dry_run,
                 note,
             };
-            let outcome = returns::submit(&db.conn, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let reference = returns::Reference::load(&db.conn).await?;
+            let outcome =
+                returns::submit(&db.conn, reference, &actor, submission).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             // Servers on the same PostgreSQL database tell their subscribers.
             if let Some(event) = crate::events::Event::of_submission(&outcome) {
                 crate::events::notify(&db.conn, &event).await?;

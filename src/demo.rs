@@ -216,7 +216,7 @@ pub async fn load(db: &DatabaseConnection) -> AppResult<DemoReport> {
             dry_run: false,
             note: Some(NOTE.to_owned()),
         };
-        let outcome = returns::submit(db, &submitter, submission).await?;
+        let outcome = returns::submit(db, returns::Reference::load(db).await?, &submitter, submission).await?;
         if outcome.rejected > 0 {
             let first = outcome.user_errors.first().map(|e| e.message.clone()).unwrap_or_default();
             return Err(AppError::Internal(format!("the demo values of {} were refused: {first}", m.slug)));

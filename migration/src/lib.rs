@@ -14,6 +14,7 @@ mod m20261201_000002_observation_rows;
 mod m20261201_000003_webhooks;
 mod m20261201_000004_public_hidden;
 mod m20261204_000001_directory_version;
+mod m20261204_000002_reference_version;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_webhooks::Migration),
             Box::new(m20261201_000004_public_hidden::Migration),
             Box::new(m20261204_000001_directory_version::Migration),
+            Box::new(m20261204_000002_reference_version::Migration),
         ]
     }
 }

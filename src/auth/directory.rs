@@ -4,7 +4,9 @@
 //! (`db::versions`, which kept answers need anyway) says whether the kept directory is still
 //! the database's. A change to organisations, geographies or revocations, through any replica,
 //! the command line or by hand, grows the directory version in its own transaction (triggers),
-//! so the next request anywhere loads the directory afresh (three statements, once).
+//! so the next request anywhere loads the directory afresh (five statements, once). The
+//! catalogue's measures and the periods closed to submissions grow the same version, and the
+//! directory keeps them too, for checking returns (`returns::Reference`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -32,6 +34,11 @@ pub struct Snapshot {
     /// Each organisation's area's scope, by the area's id.
     scopes: HashMap<i64, Scope>,
     revoked: HashSet<String>,
+    /// Every area, by id and by ONS code: what a value's `geography` reads, without SQL.
+    geographies: HashMap<i64, Arc<geography::Model>>,
+    codes: HashMap<String, i64>,
+    /// What returns are checked against (measures, areas, closed periods).
+    reference: crate::returns::Reference,
 }
 
 impl Snapshot {
@@ -48,7 +55,28 @@ impl Snapshot {
             .into_iter()
             .map(|root| (root, scope_of(&all, root)))
             .collect();
-        Ok(Self { version, organisations, scopes, revoked })
+        let codes = all.iter().map(|g| (g.code.clone(), g.id)).collect();
+        let reference = crate::returns::Reference {
+            geographies: Arc::new(all.iter().map(|g| (g.code.clone(), g.clone())).collect()),
+            ..crate::returns::Reference::load_catalogue(db).await?
+        };
+        let geographies = all.into_iter().map(|g| (g.id, Arc::new(g))).collect();
+        Ok(Self { version, organisations, scopes, revoked, geographies, codes, reference })
+    }
+
+    /// What returns are checked against, as of this version.
+    pub fn reference(&self) -> crate::returns::Reference {
+        self.reference.clone()
+    }
+
+    /// The area with this id.
+    pub fn geography(&self, id: i64) -> Option<Arc<geography::Model>> {
+        self.geographies.get(&id).cloned()
+    }
+
+    /// The area with this ONS code.
+    pub fn geography_by_code(&self, code: &str) -> Option<Arc<geography::Model>> {
+        self.codes.get(code).and_then(|id| self.geography(*id))
     }
 
     /// The principal a verified token's claims stand for, from this directory alone.
@@ -110,6 +138,16 @@ impl Directory {
         let loaded = Arc::new(Snapshot::load(db, version).await?);
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded.clone());
         Ok(loaded)
+    }
+
+    /// The directory as the database has it now: one statement (its versions) unless the
+    /// caller read them already, and a load only if it changed.
+    pub async fn now<C: ConnectionTrait>(&self, db: &C, known: Option<i64>) -> AppResult<Arc<Snapshot>> {
+        let version = match known {
+            Some(v) => v,
+            None => crate::db::versions(db).await?.directory,
+        };
+        self.at(db, version).await
     }
 
     /// Whether the token `jti` is revoked now: one statement (the database's versions), and

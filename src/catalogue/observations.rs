@@ -7,8 +7,7 @@ use std::collections::HashMap;
 
 use entity::{geography, observation, return_};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, Query, SimpleExpr},
 };
 
@@ -146,6 +145,37 @@ pub async fn current_pages<C: ConnectionTrait>(
     .await
 }
 
+/// The columns of `observations` (as `o`) in the order `by_position` reads them.
+const BY_POSITION: &str = "o.id, o.measure_id, o.geography_id, o.period, o.period_start, o.period_end, o.revision, \
+     o.value, o.numerator, o.denominator, o.lower_ci, o.upper_ci, o.note, o.return_id, o.submitted_at, \
+     o.submitted_by, o.source_row, o.replaced_value";
+
+/// A value read from a row of `BY_POSITION`'s columns, by position: the pages a list of
+/// measures reads hold a few thousand rows, and reading each column by its name costs a
+/// look-up and an allocation of the name.
+fn by_position(row: &sea_orm::QueryResult) -> Result<observation::Model, sea_orm::DbErr> {
+    Ok(observation::Model {
+        id: row.try_get_by_index(0)?,
+        measure_id: row.try_get_by_index(1)?,
+        geography_id: row.try_get_by_index(2)?,
+        period: row.try_get_by_index(3)?,
+        period_start: row.try_get_by_index(4)?,
+        period_end: row.try_get_by_index(5)?,
+        revision: row.try_get_by_index(6)?,
+        value: row.try_get_by_index(7)?,
+        numerator: row.try_get_by_index(8)?,
+        denominator: row.try_get_by_index(9)?,
+        lower_ci: row.try_get_by_index(10)?,
+        upper_ci: row.try_get_by_index(11)?,
+        note: row.try_get_by_index(12)?,
+        return_id: row.try_get_by_index(13)?,
+        submitted_at: row.try_get_by_index(14)?,
+        submitted_by: row.try_get_by_index(15)?,
+        source_row: row.try_get_by_index(16)?,
+        replaced_value: row.try_get_by_index(17)?,
+    })
+}
+
 /// `current_pages` for a caller who sees no work in review, on PostgreSQL: each measure's
 /// page is read from `current_values` by its index on (measure, observation id), in a lateral
 /// subquery over the measures, then joined to the values themselves; a page reads only its
@@ -206,14 +236,15 @@ async fn public_pages<C: ConnectionTrait>(
             page::Direction::Backward => "DESC",
         };
         let sql = format!(
-            "SELECT o.* FROM UNNEST(ARRAY[{ids}]::bigint[]) AS parent(id) CROSS JOIN LATERAL (\
+            "SELECT {BY_POSITION} FROM UNNEST(ARRAY[{ids}]::bigint[]) AS parent(id) CROSS JOIN LATERAL (\
                SELECT cv.observation_id FROM current_values cv WHERE cv.measure_id = parent.id{shared}{bounds} \
                ORDER BY cv.observation_id {order} LIMIT {}) AS page \
              JOIN observations o ON o.id = page.observation_id",
             size.saturating_add(1)
         );
         let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        for row in observation::Model::find_by_statement(statement).all(db).await? {
+        for row in db.query_all_raw(statement).await? {
+            let row = by_position(&row)?;
             rows_of.entry(row.measure_id).or_default().push(row);
         }
     }

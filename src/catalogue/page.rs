@@ -35,6 +35,18 @@ pub struct Page<M> {
     pub total_count: u64,
 }
 
+impl<M> Page<M> {
+    /// The same page with each row turned into another form.
+    pub fn map<N>(self, f: impl Fn(M) -> N) -> Page<N> {
+        Page {
+            items: self.items.into_iter().map(|(cursor, m)| (cursor, f(m))).collect(),
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            total_count: self.total_count,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
     Forward,

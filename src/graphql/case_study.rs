@@ -74,7 +74,7 @@ impl CaseStudy {
     async fn geographies(&self, ctx: &Context<'_>) -> Result<Vec<Geography>> {
         let mut rows = loader(ctx).load_one(GeographiesOfCaseStudy(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by(|a, b| a.code.cmp(&b.code));
-        Ok(rows.into_iter().map(Geography).collect())
+        Ok(rows.into_iter().map(Geography::from).collect())
     }
 
     /// Organisations involved.

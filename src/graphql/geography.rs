@@ -13,7 +13,13 @@ use crate::values::GeographyLevel;
 /// An area of London: the region, one of the five Integrated Care Systems, a borough, or a
 /// neighbourhood. Found by its ONS GSS code.
 #[derive(Clone)]
-pub struct Geography(pub geography::Model);
+pub struct Geography(pub std::sync::Arc<geography::Model>);
+
+impl From<geography::Model> for Geography {
+    fn from(m: geography::Model) -> Self {
+        Self(std::sync::Arc::new(m))
+    }
+}
 
 /// An area of London: the region, one of the five Integrated Care Systems, a borough, or a
 /// neighbourhood. Found by its ONS GSS code.
@@ -50,7 +56,7 @@ impl Geography {
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Geography>> {
         let mut rows = loader(ctx).load_one(ChildrenOf(self.0.id)).await.gql()?.unwrap_or_default();
         rows.sort_by(|a, b| a.code.cmp(&b.code));
-        Ok(rows.into_iter().map(Geography).collect())
+        Ok(rows.into_iter().map(Geography::from).collect())
     }
 
     /// Usual resident population (Census 2021, ONS, rounded to the nearest hundred).
@@ -148,7 +154,7 @@ impl GeographyMutation {
                 let mut found = neighbourhoods::by_codes(db, &codes).await.gql()?;
                 found.sort_by(|a, b| a.code.cmp(&b.code));
                 ImportGeographiesPayload {
-                    geographies: found.into_iter().map(Geography).collect(),
+                    geographies: found.into_iter().map(Geography::from).collect(),
                     created: i32::try_from(done.created.len()).unwrap_or(i32::MAX),
                     updated: i32::try_from(done.updated.len()).unwrap_or(i32::MAX),
                     unchanged: i32::try_from(done.unchanged.len()).unwrap_or(i32::MAX),

@@ -11,16 +11,49 @@ use entity::{case_study, commitment, geography, measure, observation, organisati
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    auth::{Directory, directory::Snapshot},
     catalogue::{Visibility, case_studies, geographies, measures, observations, organisations, priorities},
     error::AppError,
     returns,
     values::ReturnStatus,
 };
 
-/// The loader of one request: its database pool and what its caller may see.
+/// The loader of one request: its database pool, what its caller may see, and the kept
+/// directory the areas come from.
 pub struct Loaders {
     pub db: DatabaseConnection,
     pub visibility: Visibility,
+    pub areas: Areas,
+}
+
+/// Where a request finds areas: the kept directory (`auth::Directory`), at the version the
+/// request read with its other counters, or else as the database has it when first asked (one
+/// statement, where reading the areas themselves would be one too).
+#[derive(Clone)]
+pub struct Areas {
+    pub directory: Arc<Directory>,
+    pub version: Option<i64>,
+}
+
+impl Areas {
+    /// The areas with these keys. One the request's version lacks (made by this request's own
+    /// mutation, say) is looked for again in the directory as it is now.
+    async fn find<K: Copy + Eq + std::hash::Hash>(
+        &self,
+        db: &DatabaseConnection,
+        keys: &[K],
+        get: impl Fn(&Snapshot, K) -> Option<Arc<geography::Model>>,
+    ) -> LoadResult<K, Arc<geography::Model>> {
+        let dir = |version| async move { self.directory.now(db, version).await.map_err(Arc::new) };
+        let mut snapshot = dir(self.version).await?;
+        let mut found: HashMap<K, Arc<geography::Model>> =
+            keys.iter().filter_map(|k| get(&snapshot, *k).map(|g| (*k, g))).collect();
+        if found.len() < keys.len() && self.version.is_some() {
+            snapshot = dir(None).await?;
+            found.extend(keys.iter().filter_map(|k| get(&snapshot, *k).map(|g| (*k, g))));
+        }
+        Ok(found)
+    }
 }
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
@@ -73,7 +106,18 @@ macro_rules! many {
     };
 }
 
-by_id!(GeographyById, geography::Model, |db, ids, vis| geographies::by_ids(db, &ids));
+/// An area by id, from the kept directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GeographyById(pub i64);
+
+impl Loader<GeographyById> for Loaders {
+    type Value = Arc<geography::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[GeographyById]) -> LoadResult<GeographyById, Self::Value> {
+        self.areas.find(&self.db, keys, |s, k| s.geography(k.0)).await
+    }
+}
 by_id!(OrganisationById, organisation::Model, |db, ids, vis| organisations::by_ids(db, &ids));
 by_id!(PriorityById, priority::Model, |db, ids, vis| priorities::by_ids(db, &ids));
 by_id!(CommitmentById, commitment::Model, |db, ids, vis| priorities::commitments_by_ids(db, &ids));
@@ -117,13 +161,13 @@ many!(LockedPeriodsOf, String, |db, ids, vis| returns::locks::locked_periods(db,
 pub struct GeographyByCode(pub String);
 
 impl Loader<GeographyByCode> for Loaders {
-    type Value = geography::Model;
+    type Value = Arc<geography::Model>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[GeographyByCode]) -> LoadResult<GeographyByCode, geography::Model> {
-        let codes: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let rows = geographies::by_codes(&self.db, &codes).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|g| (GeographyByCode(g.code.clone()), g)).collect())
+    async fn load(&self, keys: &[GeographyByCode]) -> LoadResult<GeographyByCode, Self::Value> {
+        let refs: Vec<&GeographyByCode> = keys.iter().collect();
+        let found = self.areas.find(&self.db, &refs, |s, k| s.geography_by_code(&k.0)).await?;
+        Ok(found.into_iter().map(|(k, g)| (k.clone(), g)).collect())
     }
 }
 
@@ -139,7 +183,7 @@ pub struct ObservationPageOf {
 }
 
 impl Loader<ObservationPageOf> for Loaders {
-    type Value = Arc<crate::catalogue::page::Page<observation::Model>>;
+    type Value = Arc<crate::catalogue::page::Page<Arc<observation::Model>>>;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[ObservationPageOf]) -> LoadResult<ObservationPageOf, Self::Value> {
@@ -156,7 +200,7 @@ impl Loader<ObservationPageOf> for Loaders {
                 observations::current_pages(&self.db, &ids, filter, &self.visibility, args).await.map_err(Arc::new)?;
             for (measure_id, page) in pages {
                 let key = ObservationPageOf { measure_id, geography_id, period: period.clone(), level, args };
-                out.insert(key, Arc::new(page));
+                out.insert(key, Arc::new(page.map(Arc::new)));
             }
         }
         Ok(out)

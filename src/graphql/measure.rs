@@ -184,80 +184,143 @@ impl Measure {
         };
         let page =
             l.load_one(key).await.gql()?.ok_or_else(|| async_graphql::Error::new("BUG: a page was not loaded"))?;
-        prime(ctx, &self.0, &page.items).await?;
+        let known = prime(ctx, &self.0, &page.items).await?;
+        let mut known = known.into_iter();
+        let items = page
+            .items
+            .iter()
+            .map(|(cursor, row)| (*cursor, Observation { row: row.clone(), known: known.next().unwrap_or_default() }))
+            .collect();
         let page = crate::catalogue::page::Page {
-            items: page.items.clone(),
+            items,
             has_previous_page: page.has_previous_page,
             has_next_page: page.has_next_page,
             total_count: page.total_count,
         };
-        Ok(connection::connection(page, Observation))
+        Ok(connection::connection(page, std::convert::identity))
     }
 }
 
-/// Loads, for a page of one measure's values, what its values' fields will ask for (the
-/// measure, the areas, and which figures its disclosure rule hides), so that the fields find
-/// them in the request's cache. Every measure of a list pages at once, so these loads are
-/// batched across the list; left to each value's fields, they would be asked for over the
-/// whole walk of the answer and split into several batches.
-async fn prime(ctx: &Context<'_>, m: &measure::Model, items: &[(i64, observation::Model)]) -> Result<()> {
+/// Works out, for a page of one measure's values at once, what its values' fields will ask
+/// for (the measure, the areas, and which figures its disclosure rule hides), so that each
+/// value's fields read them from the value itself. Every measure of a list pages at once, so
+/// the loads are batched across the list; left to each value's fields, they would be asked for
+/// over the whole walk of the answer and split into several batches, and every field would
+/// pay a look-up of its own.
+async fn prime(ctx: &Context<'_>, m: &measure::Model, items: &[(i64, Arc<observation::Model>)]) -> Result<Vec<Known>> {
     if items.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let l = loader(ctx);
-    l.feed_one(MeasureById(m.id), m.clone()).await;
+    let measure = Arc::new(m.clone());
     let look = ctx.look_ahead();
     let node = |field: &str| {
         look.field("nodes").field(field).exists() || look.field("edges").field("node").field(field).exists()
     };
+    let visibility = &request(ctx).visibility;
     let areas = async {
         if node("geography") {
-            l.load_many(items.iter().map(|(_, o)| GeographyById(o.geography_id))).await.gql()?;
+            return Ok(Some(l.load_many(items.iter().map(|(_, o)| GeographyById(o.geography_id))).await.gql()?));
         }
-        Ok::<_, async_graphql::Error>(())
+        Ok::<_, async_graphql::Error>(None)
     };
+    let needs_rule = ["value", "numerator", "denominator", "lowerCi", "upperCi", "suppressed"].into_iter().any(node);
     let hidden = async {
-        let visibility = &request(ctx).visibility;
-        if m.suppress_up_to.is_some()
-            && ["value", "numerator", "denominator", "lowerCi", "upperCi", "suppressed"].into_iter().any(node)
-        {
-            let measure = Arc::new(m.clone());
+        if m.suppress_up_to.is_some() && needs_rule {
             let periods: std::collections::BTreeSet<&str> = items
                 .iter()
                 .filter(|(_, o)| !visibility.sees_review_in(o.geography_id))
                 .map(|(_, o)| o.period.as_str())
                 .collect();
-            l.load_many(periods.into_iter().map(|p| HiddenIn { measure: measure.clone(), period: p.to_owned() }))
+            let sets = l
+                .load_many(periods.into_iter().map(|p| HiddenIn { measure: measure.clone(), period: p.to_owned() }))
                 .await
                 .gql()?;
+            return Ok(Some(sets));
         }
-        Ok::<_, async_graphql::Error>(())
+        Ok::<_, async_graphql::Error>(None)
     };
-    async_graphql::futures_util::try_join!(areas, hidden)?;
-    Ok(())
+    let (areas, sets) = async_graphql::futures_util::try_join!(areas, hidden)?;
+    Ok(items
+        .iter()
+        .map(|(_, o)| Known {
+            measure: Some(measure.clone()),
+            geography: areas.as_ref().and_then(|a| a.get(&GeographyById(o.geography_id)).cloned()),
+            hidden: match (&sets, m.suppress_up_to) {
+                // A measure without a disclosure rule hides nothing.
+                (_, None) => Some(false),
+                (Some(sets), Some(_)) => Some(is_hidden(visibility, &measure, o, |period| {
+                    sets.get(&HiddenIn { measure: measure.clone(), period: period.to_owned() })
+                        .is_some_and(|set| set.contains(&o.geography_id))
+                })),
+                (None, Some(_)) => None,
+            },
+        })
+        .collect())
+}
+
+/// Whether the measure's disclosure rule hides the value `o` from a caller who sees
+/// `visibility`: never in the caller's own areas; a count from 1 to the rule's limit; or a
+/// figure the rule hides so that it cannot be worked out by subtraction (`withheld`, asked of
+/// the value's period).
+fn is_hidden(
+    visibility: &crate::catalogue::Visibility,
+    m: &measure::Model,
+    o: &observation::Model,
+    withheld: impl FnOnce(&str) -> bool,
+) -> bool {
+    if visibility.sees_review_in(o.geography_id) {
+        return false;
+    }
+    let Some(limit) = m.suppress_up_to.map(f64::from) else { return false };
+    let count = if m.value_type == ValueType::Count.as_str() { Some(o.value) } else { o.numerator };
+    if count.is_some_and(|c| c > 0.0 && c <= limit) {
+        return true;
+    }
+    withheld(&o.period)
+}
+
+/// What a value's page worked out for it (see `prime`); nothing for a value found alone.
+#[derive(Clone, Default)]
+pub struct Known {
+    measure: Option<Arc<measure::Model>>,
+    geography: Option<Arc<entity::geography::Model>>,
+    hidden: Option<bool>,
 }
 
 /// One revision of a value for a measure, area and period. Values are never overwritten: a
 /// correction is a new revision, and `history` lists every one.
 #[derive(Clone)]
-pub struct Observation(pub observation::Model);
+pub struct Observation {
+    pub row: Arc<observation::Model>,
+    known: Known,
+}
+
+impl From<observation::Model> for Observation {
+    fn from(row: observation::Model) -> Self {
+        Self { row: Arc::new(row), known: Known::default() }
+    }
+}
 
 impl Observation {
     /// Whether the measure's disclosure rule hides this figure from the caller.
     async fn hidden(&self, ctx: &Context<'_>) -> Result<bool> {
+        if let Some(hidden) = self.known.hidden {
+            return Ok(hidden);
+        }
         let req = request(ctx);
-        if req.visibility.sees_review_in(self.0.geography_id) {
+        if req.visibility.sees_review_in(self.row.geography_id) {
             return Ok(false);
         }
         let l = loader(ctx);
-        let Some(m) = l.load_one(MeasureById(self.0.measure_id)).await.gql()? else { return Ok(false) };
-        let Some(limit) = m.suppress_up_to.map(f64::from) else { return Ok(false) };
-        let count = if m.value_type == ValueType::Count.as_str() { Some(self.0.value) } else { self.0.numerator };
-        if count.is_some_and(|c| c > 0.0 && c <= limit) {
-            return Ok(true);
-        }
-        let key = HiddenIn { measure: Arc::new(m), period: self.0.period.clone() };
-        Ok(l.load_one(key).await.gql()?.is_some_and(|set| set.contains(&self.0.geography_id)))
+        let Some(m) = l.load_one(MeasureById(self.row.measure_id)).await.gql()? else { return Ok(false) };
+        let m = Arc::new(m);
+        let key = HiddenIn { measure: m.clone(), period: self.row.period.clone() };
+        let set = match m.suppress_up_to {
+            Some(_) => l.load_one(key).await.gql()?,
+            None => None,
+        };
+        Ok(is_hidden(&req.visibility, &m, &self.row, |_| set.is_some_and(|s| s.contains(&self.row.geography_id))))
     }
 
     async fn unless_hidden(&self, ctx: &Context<'_>, value: Option<f64>) -> Result<Option<f64>> {
@@ -271,13 +334,16 @@ impl Observation {
 impl Observation {
     /// Global ID, for `node(id:)`.
     pub(crate) async fn id(&self) -> ID {
-        ids::encode(ids::NodeType::Observation, self.0.id)
+        ids::encode(ids::NodeType::Observation, self.row.id)
     }
 
     /// The measure this is a value of.
     async fn measure(&self, ctx: &Context<'_>) -> Result<Measure> {
+        if let Some(m) = &self.known.measure {
+            return Ok(Measure(m.as_ref().clone()));
+        }
         loader(ctx)
-            .load_one(MeasureById(self.0.measure_id))
+            .load_one(MeasureById(self.row.measure_id))
             .await
             .gql()?
             .map(Measure)
@@ -286,8 +352,11 @@ impl Observation {
 
     /// The area the value describes.
     async fn geography(&self, ctx: &Context<'_>) -> Result<Geography> {
+        if let Some(g) = &self.known.geography {
+            return Ok(Geography(g.clone()));
+        }
         loader(ctx)
-            .load_one(GeographyById(self.0.geography_id))
+            .load_one(GeographyById(self.row.geography_id))
             .await
             .gql()?
             .map(Geography)
@@ -296,13 +365,13 @@ impl Observation {
 
     /// The period the value describes.
     async fn period(&self) -> Result<PeriodScalar> {
-        Period::parse(&self.0.period).gql().map(PeriodScalar)
+        Period::parse(&self.row.period).gql().map(PeriodScalar)
     }
 
     /// The value, in the measure's unit. Null when the measure's disclosure rule hides it
     /// from the caller (see `suppressed`).
     async fn value(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.unless_hidden(ctx, Some(self.0.value)).await
+        self.unless_hidden(ctx, Some(self.row.value)).await
     }
 
     /// Whether the measure's disclosure rule hides this figure from the caller: a count from
@@ -315,41 +384,41 @@ impl Observation {
 
     /// Numerator (events or people counted), for ratios. Null when suppressed.
     async fn numerator(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.unless_hidden(ctx, self.0.numerator).await
+        self.unless_hidden(ctx, self.row.numerator).await
     }
 
     /// Denominator (population at risk), for ratios. Null when suppressed, so that it never
     /// helps work a hidden count out.
     async fn denominator(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.unless_hidden(ctx, self.0.denominator).await
+        self.unless_hidden(ctx, self.row.denominator).await
     }
 
     /// Lower limit of the 95% confidence interval, as submitted. Null when suppressed.
     async fn lower_ci(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.unless_hidden(ctx, self.0.lower_ci).await
+        self.unless_hidden(ctx, self.row.lower_ci).await
     }
 
     /// Upper limit of the 95% confidence interval, as submitted. Null when suppressed.
     async fn upper_ci(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.unless_hidden(ctx, self.0.upper_ci).await
+        self.unless_hidden(ctx, self.row.upper_ci).await
     }
 
     /// The series break this value's period starts, when the measure's definition changed
     /// from this period: values before it are not comparable with this one.
     async fn series_break(&self, ctx: &Context<'_>) -> Result<Option<SeriesBreak>> {
-        let breaks = loader(ctx).load_one(SeriesBreaksOf(self.0.measure_id)).await.gql()?.unwrap_or_default();
-        Ok(breaks.into_iter().find(|b| b.period == self.0.period).map(SeriesBreak))
+        let breaks = loader(ctx).load_one(SeriesBreaksOf(self.row.measure_id)).await.gql()?.unwrap_or_default();
+        Ok(breaks.into_iter().find(|b| b.period == self.row.period).map(SeriesBreak))
     }
 
     /// The submitter's note on the value (for example a data quality caveat).
     async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+        self.row.note.as_deref()
     }
 
     /// Review status of the return that carried this revision.
     async fn status(&self, ctx: &Context<'_>) -> Result<ReturnStatus> {
         loader(ctx)
-            .load_one(StatusOfReturn(self.0.return_id))
+            .load_one(StatusOfReturn(self.row.return_id))
             .await
             .gql()?
             .ok_or_else(|| async_graphql::Error::new("BUG: observation without its return"))
@@ -357,18 +426,18 @@ impl Observation {
 
     /// Revision number: 1 for the first value submitted for this measure, area and period.
     async fn revision(&self) -> i32 {
-        self.0.revision
+        self.row.revision
     }
 
     /// When this revision was submitted.
     async fn submitted_at(&self) -> super::scalars::Timestamp {
-        super::scalars::Timestamp(self.0.submitted_at)
+        super::scalars::Timestamp(self.row.submitted_at)
     }
 
     /// Who submitted this revision (the token's subject); shown only to partners whose area
     /// covers the value's.
     async fn submitted_by(&self, ctx: &Context<'_>) -> Option<&str> {
-        request(ctx).visibility.sees_review_in(self.0.geography_id).then_some(self.0.submitted_by.as_str())
+        request(ctx).visibility.sees_review_in(self.row.geography_id).then_some(self.row.submitted_by.as_str())
     }
 
     /// The revisions of this value the caller may see, oldest first, a page at a time: at
@@ -382,12 +451,12 @@ impl Observation {
     ) -> Result<Vec<Observation>> {
         let limit = cost::page_size(first, cost::HISTORY_DEFAULT).gql()?;
         let key = HistoryOf {
-            measure_id: self.0.measure_id,
-            geography_id: self.0.geography_id,
-            period: self.0.period.clone(),
+            measure_id: self.row.measure_id,
+            geography_id: self.row.geography_id,
+            period: self.row.period.clone(),
         };
         let rows = loader(ctx).load_one(key).await.gql()?.unwrap_or_default();
         let after = after_revision.unwrap_or(0);
-        Ok(rows.into_iter().filter(|o| o.revision > after).take(limit).map(Observation).collect())
+        Ok(rows.into_iter().filter(|o| o.revision > after).take(limit).map(Observation::from).collect())
     }
 }

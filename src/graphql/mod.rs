@@ -34,7 +34,12 @@ use async_graphql::{
 };
 use sea_orm::DatabaseConnection;
 
-pub use self::{loaders::Loaders, mutation::Mutation, query::Query, subscription::Subscription};
+pub use self::{
+    loaders::{Areas, Loaders},
+    mutation::Mutation,
+    query::Query,
+    subscription::Subscription,
+};
 use crate::{auth::Principal, catalogue::Visibility, error::AppError};
 
 /// The schema served at `/graphql`.
@@ -75,14 +80,18 @@ pub fn sdl() -> String {
 /// are asked for while the executor walks one level of the response, and on a
 /// multi-threaded runtime the batch timer runs on another thread: the window must outlast
 /// one walk over a page, or that level is read in two statements instead of one.
+///
+/// `areas` is the kept directory, and its version when the request has read it already: the
+/// areas a request shows come from it rather than from SQL.
 pub fn with_request_data(
     request: async_graphql::Request,
     db: &DatabaseConnection,
     principal: Option<Principal>,
     batch_window: Duration,
+    areas: Areas,
 ) -> async_graphql::Request {
     let visibility = Visibility::of(principal.as_ref());
-    let loaders = Loaders { db: db.clone(), visibility: visibility.clone() };
+    let loaders = Loaders { db: db.clone(), visibility: visibility.clone(), areas };
     let loader: RequestLoader =
         DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     request.data(RequestContext { db: db.clone(), visibility, principal }).data(loader)
@@ -101,6 +110,7 @@ pub struct Services {
     pub webhooks: crate::webhooks::Policy,
     pub receipts: std::sync::Arc<crate::receipts::ReceiptKeys>,
     pub tokens: std::sync::Arc<crate::auth::TokenService>,
+    pub directory: std::sync::Arc<crate::auth::Directory>,
 }
 
 pub fn connection_data(
@@ -112,7 +122,9 @@ pub fn connection_data(
     slot: std::sync::Arc<crate::http::rate_limit::RateSlot>,
 ) -> async_graphql::Data {
     let visibility = Visibility::of(principal.as_ref());
-    let loaders = Loaders { db: db.clone(), visibility: visibility.clone() };
+    // A connection outlives any one directory version: each batch checks it afresh.
+    let areas = Areas { directory: services.directory.clone(), version: None };
+    let loaders = Loaders { db: db.clone(), visibility: visibility.clone(), areas };
     let loader: RequestLoader =
         DataLoader::with_cache(loaders, tokio::spawn, HashMapCache::default()).delay(batch_window);
     loader.enable_all_cache(false);

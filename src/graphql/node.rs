@@ -48,7 +48,7 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         NodeType::Commitment => l.load_one(CommitmentById(key)).await.gql()?.map(|m| Node::Commitment(Commitment(m))),
         NodeType::Measure => l.load_one(MeasureById(key)).await.gql()?.map(|m| Node::Measure(Measure(m))),
         NodeType::Observation => {
-            l.load_one(ObservationById(key)).await.gql()?.map(|m| Node::Observation(Observation(m)))
+            l.load_one(ObservationById(key)).await.gql()?.map(|m| Node::Observation(Observation::from(m)))
         }
         NodeType::CaseStudy => l.load_one(CaseStudyById(key)).await.gql()?.map(|m| Node::CaseStudy(CaseStudy(m))),
         NodeType::Return => l.load_one(ReturnById(key)).await.gql()?.map(|m| Node::Return(Return(m))),

@@ -85,8 +85,12 @@ impl Picture {
     }
 
     fn coverage_of(&self, figures: &CoverageFigures) -> Coverage {
-        let missing =
-            figures.missing.iter().filter_map(|id| self.inner.geographies.get(id).cloned()).map(Geography).collect();
+        let missing = figures
+            .missing
+            .iter()
+            .filter_map(|id| self.inner.geographies.get(id).cloned())
+            .map(Geography::from)
+            .collect();
         Coverage { expected: figures.expected.len() as i32, reported: figures.reported() as i32, missing }
     }
 }
@@ -208,7 +212,7 @@ fn level_index(level: ConfidenceLevel) -> usize {
 impl AreaValue {
     /// The area.
     async fn geography(&self) -> Geography {
-        Geography(self.geography.clone())
+        Geography::from(self.geography.clone())
     }
 
     /// The value, in the measure's unit: as submitted and approved, or added up (see

@@ -278,7 +278,7 @@ impl Query {
         }
         let filter = geographies::GeographyFilter { level, parent };
         let page = geographies::list(&request(ctx).db, &filter, args).await.gql()?;
-        Ok(connection::connection(page, Geography))
+        Ok(connection::connection(page, Geography::from))
     }
 
     /// An area by its ONS GSS code (e.g. `E12000007` London, `E09000007` Camden).

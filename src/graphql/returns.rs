@@ -147,7 +147,7 @@ impl Return {
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
     ) -> Result<Conn<Observation>> {
         let page = self.values_page(ctx, first, after, last, before).await?;
-        Ok(connection::connection(page, Observation))
+        Ok(connection::connection(page, Observation::from))
     }
 
     /// Values that became a new revision when it was written.
@@ -522,7 +522,10 @@ impl ReturnMutation {
             dry_run: input.dry_run,
             note: input.note,
         };
-        let outcome = returns::submit(&request(ctx).db, actor(ctx)?, submission).await.gql()?;
+        let db = &request(ctx).db;
+        // As the database has it now: a mutation earlier in the same request may have changed it.
+        let reference = loader(ctx).loader().areas.directory.now(db, None).await.gql()?.reference();
+        let outcome = returns::submit(db, reference, actor(ctx)?, submission).await.gql()?;
         if let Some(event) = crate::events::Event::of_submission(&outcome) {
             announce(ctx, event).await;
         }

@@ -93,7 +93,7 @@ impl Subscription {
                         Ok(rows) => {
                             after = rows.last().map_or(after, |o| o.id);
                             let full = rows.len() as u64 == OBSERVATIONS_PER_MESSAGE;
-                            batches.push(Ok(rows.into_iter().map(Observation).collect()));
+                            batches.push(Ok(rows.into_iter().map(Observation::from).collect()));
                             if !full {
                                 break;
                             }

@@ -103,7 +103,7 @@ impl DueReturn {
 
     /// The area.
     async fn geography(&self) -> Geography {
-        Geography(self.0.geography.clone())
+        Geography::from(self.0.geography.clone())
     }
 
     /// The period a value is expected for: one that has ended, since the measure's baseline

@@ -330,14 +330,18 @@ async fn serve(
         None => Keep::Never,
     };
     let mut kept = None;
+    // The directory version read with the data generation, for the areas the answer shows.
+    let mut kept_directory = None;
     if let Some(audience) = audience.filter(|_| !mutation && state.responses.enabled()) {
         // A signed-in caller's request has read the versions already.
-        let generation = match versions {
-            Some(v) => Ok(v.data),
-            None => response_cache::generation(&state.db.conn).await,
+        let read = match versions {
+            Some(v) => Ok(v),
+            None => crate::db::versions(&state.db.conn).await,
         };
-        match generation {
-            Ok(generation) => {
+        match read {
+            Ok(read) => {
+                kept_directory = Some(read.directory);
+                let generation = read.data;
                 let key = ResponseCache::key(generation, &audience, &query, operation.as_deref(), &params.variables);
                 let mut builder = None;
                 // At most twice: look, and if another request is building this answer, wait
@@ -388,7 +392,11 @@ async fn serve(
         request = request.operation_name(operation);
     }
     let org = principal.as_ref().map(|p| p.organisation.slug.clone()).unwrap_or_default();
-    let request = with_request_data(request, &state.db.conn, principal, state.batch_window);
+    let areas = crate::graphql::Areas {
+        directory: state.directory.clone(),
+        version: versions.map(|v| v.directory).or(kept_directory),
+    };
+    let request = with_request_data(request, &state.db.conn, principal, state.batch_window, areas);
     let schema = state.schema.clone();
     let run = async move { schema.execute(request).await }.instrument(tracing::info_span!("graphql", org = %org));
     let response = if mutation {

@@ -231,6 +231,7 @@ pub async fn upgrade(
             let tokens = state.tokens.clone();
             let directory = state.directory.clone();
             let services = crate::graphql::Services {
+                directory: directory.clone(),
                 events: state.events.clone(),
                 due: state.due,
                 webhooks: state.webhooks,

@@ -124,6 +124,14 @@ pub fn sweep(dir: &Path) -> usize {
     removed
 }
 
+/// An answer given before the request's body was read to its end: the connection closes
+/// after it (`Connection: close`), so that a client does not send its next request on a
+/// connection whose unread rest the server will not wait for.
+fn unread(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    response
+}
+
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -133,26 +141,28 @@ pub async fn post(
     let actor = match principal(&state, &headers).await {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return failed(AppError::Unauthenticated("send a partner token: `Authorization: Bearer <token>`".into()));
+            return unread(failed(AppError::Unauthenticated(
+                "send a partner token: `Authorization: Bearer <token>`".into(),
+            )));
         }
-        Err(refused) => return refused,
+        Err(refused) => return unread(refused),
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_CSV_BYTES) {
-        return failed(AppError::TooLarge(format!(
+        return unread(failed(AppError::TooLarge(format!(
             "a CSV return may be at most {MAX_CSV_BYTES} bytes: split it into several"
-        )));
+        ))));
     }
     // A bounded number of uploads at once: each holds a file and a write transaction.
     let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
-        return failed(AppError::RateLimited(
+        return unread(failed(AppError::RateLimited(
             "too many CSV returns are being processed at once: try again shortly".into(),
-        ));
+        )));
     };
     let upload = match spool(&state.upload_dir, body, MAX_CSV_BYTES).await {
         Ok(u) => u,
-        Err(e) => return failed(e),
+        Err(e) => return unread(failed(e)),
     };
     let key = params
         .idempotency_key
@@ -167,8 +177,12 @@ pub async fn post(
     // The write runs to its own end even if the caller hangs up; the upload is removed
     // when it is done, whichever way it went.
     let db = state.db.conn.clone();
+    let directory = state.directory.clone();
     let result = crate::db::run_to_end(&state.db.conn, async move {
-        let outcome = returns::submit(&db, &actor, submission).await;
+        let outcome = match directory.now(&db, None).await {
+            Ok(now) => returns::submit(&db, now.reference(), &actor, submission).await,
+            Err(e) => Err(e),
+        };
         drop(upload);
         outcome
     })

@@ -24,7 +24,7 @@ pub use self::{
     review::{review, withdraw},
     submit::submit,
     summary::Summary,
-    validate::{MAX_NOTE, ValidRow},
+    validate::{MAX_NOTE, Reference, ValidRow},
 };
 use crate::{
     error::{AppError, AppResult, UserError},

@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
-use entity::{geography, measure, period_lock, return_};
+use entity::return_;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::validate::Rules;
+use super::validate::{Reference, Rules};
 use super::write::{WriteError, pass, write};
 use super::{MAX_NOTE, Submission, SubmitOutcome, WRITE_PATIENCE};
 use crate::{
@@ -23,7 +23,15 @@ pub(super) fn refused(field: &[&str], code: UserErrorCode, message: impl Into<St
 
 /// Submits a return for the caller's organisation. Expected problems are answered in the
 /// outcome's `user_errors`; only faults are errors.
-pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Submission) -> AppResult<SubmitOutcome> {
+///
+/// `reference` is what the rows are checked against (`Reference`): the directory's, or read
+/// afresh by a caller without one.
+pub async fn submit(
+    db: &DatabaseConnection,
+    reference: Reference,
+    actor: &Principal,
+    submission: Submission,
+) -> AppResult<SubmitOutcome> {
     if submission.organisation != actor.organisation.slug {
         return Err(AppError::Forbidden(format!(
             "your token is for {}, not {}: a partner submits its own returns",
@@ -55,9 +63,9 @@ pub async fn submit(db: &DatabaseConnection, actor: &Principal, submission: Subm
         ));
     }
     let rules = Rules {
-        measures: measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
-        geographies: geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
-        locks: period_lock::Entity::find().all(db).await?.into_iter().map(|l| (l.measure_id, l.period)).collect(),
+        measures: reference.measures,
+        geographies: reference.geographies,
+        locks: reference.locks,
         scope: actor.scope.clone(),
         seen: HashSet::new(),
     };

@@ -1,7 +1,10 @@
 //! Checking one row of a return against the catalogue and the measure's rules. Every problem
 //! of a row is reported, with the row it came from; a row with none becomes a `ValidRow`.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::NaiveDate;
 use entity::{geography, measure};
@@ -39,13 +42,58 @@ pub struct ValidRow {
     pub note: Option<String>,
 }
 
+/// What every return is checked against: the catalogue's measures by slug, the areas by ONS
+/// code and the periods closed to submissions. Read in three statements; the server keeps it
+/// with the directory (`auth::Directory`), which the database's directory version keeps
+/// current, so a submission reads none of it. Inside its transaction a write checks the
+/// closed periods again under their locks (`write`), so a period locked a moment ago still
+/// holds.
+#[derive(Debug, Clone, Default)]
+pub struct Reference {
+    pub measures: Arc<HashMap<String, measure::Model>>,
+    pub geographies: Arc<HashMap<String, geography::Model>>,
+    pub locks: Arc<HashSet<(i64, String)>>,
+}
+
+impl Reference {
+    /// Read from the database (three statements).
+    pub async fn load<C: sea_orm::ConnectionTrait>(db: &C) -> Result<Self, sea_orm::DbErr> {
+        use sea_orm::EntityTrait;
+        Ok(Self {
+            geographies: Arc::new(
+                geography::Entity::find().all(db).await?.into_iter().map(|g| (g.code.clone(), g)).collect(),
+            ),
+            ..Self::load_catalogue(db).await?
+        })
+    }
+
+    /// The measures and closed periods only (two statements), for a caller that has the areas.
+    pub async fn load_catalogue<C: sea_orm::ConnectionTrait>(db: &C) -> Result<Self, sea_orm::DbErr> {
+        use sea_orm::EntityTrait;
+        Ok(Self {
+            measures: Arc::new(
+                measure::Entity::find().all(db).await?.into_iter().map(|m| (m.slug.clone(), m)).collect(),
+            ),
+            geographies: Arc::default(),
+            locks: Arc::new(
+                entity::period_lock::Entity::find()
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|l| (l.measure_id, l.period))
+                    .collect(),
+            ),
+        })
+    }
+}
+
 /// What rows are checked against: the catalogue, the caller's area and the locked periods.
 #[derive(Clone)]
 pub struct Rules {
-    pub measures: HashMap<String, measure::Model>,
-    pub geographies: HashMap<String, geography::Model>,
+    pub measures: Arc<HashMap<String, measure::Model>>,
+    pub geographies: Arc<HashMap<String, geography::Model>>,
     /// (measure id, period) pairs closed to submissions.
-    pub locks: HashSet<(i64, String)>,
+    pub locks: Arc<HashSet<(i64, String)>>,
     pub scope: Scope,
     /// (measure id, geography id, period) already seen in this return.
     pub seen: HashSet<(i64, i64, String)>,
@@ -328,18 +376,19 @@ mod tests {
 
     fn codes(scope: &Scope, raw: RawRow) -> Vec<UserErrorCode> {
         let mut rules = Rules {
-            measures: [
-                measure("obesity", "PERCENT", "ACADEMIC_YEAR", Some(0.0), Some(100.0)),
-                measure("rough-sleeping", "COUNT", "FINANCIAL_YEAR", Some(0.0), None),
-            ]
-            .into_iter()
-            .map(|m| (m.slug.clone(), m))
-            .collect(),
-            geographies: [area(7, "E09000007"), area(8, "E09000008")]
+            measures: std::sync::Arc::new(
+                [
+                    measure("obesity", "PERCENT", "ACADEMIC_YEAR", Some(0.0), Some(100.0)),
+                    measure("rough-sleeping", "COUNT", "FINANCIAL_YEAR", Some(0.0), None),
+                ]
                 .into_iter()
-                .map(|g| (g.code.clone(), g))
+                .map(|m| (m.slug.clone(), m))
                 .collect(),
-            locks: HashSet::from([(7, "2019/20".to_owned())]),
+            ),
+            geographies: std::sync::Arc::new(
+                [area(7, "E09000007"), area(8, "E09000008")].into_iter().map(|g| (g.code.clone(), g)).collect(),
+            ),
+            locks: std::sync::Arc::new(HashSet::from([(7, "2019/20".to_owned())])),
             scope: scope.clone(),
             seen: HashSet::new(),
         };
