@@ -285,3 +285,43 @@ async fn partners_write_case_studies_only_for_their_own_area() {
         .collect();
     assert_eq!(actions, ["createCaseStudy", "createCaseStudy", "publishCaseStudy", "updateCaseStudy"]);
 }
+
+/// Returns are checked against the catalogue the server keeps in memory; a change to a
+/// measure, made by an earlier request or earlier in the same request, holds for the next
+/// return at once.
+#[tokio::test]
+async fn a_return_is_checked_against_the_catalogue_as_it_is_at_that_moment() {
+    let app = spawn_app().await;
+    let gla = app.token_for("gla", "catalogue@gla", &[Role::Admin, Role::Submitter]);
+    let submit = |value: f64| {
+        format!(
+            "submitReturn(input: {{ organisation: \"gla\", values: [{{ measure: \"falls-admissions\", \
+             geography: \"E09000007\", period: \"2023/24\", value: {value} }}] }}) {{ accepted userErrors {{ code }} }}"
+        )
+    };
+    // Made and used in one request: the measure exists for the return that follows it.
+    let both = format!(
+        "mutation {{ createMeasure(input: {{ slug: \"falls-admissions\", name: \"Emergency admissions for falls (65+)\", \
+         description: \"Per 100,000 aged 65 and over.\", unit: RATE_PER_100000, polarity: LOW_IS_GOOD, \
+         periodType: FINANCIAL_YEAR }}) {{ measure {{ slug }} userErrors {{ code }} }} {} }}",
+        submit(1900.0)
+    );
+    let data = app.data_as(&gla, &both, json!({})).await;
+    assert_eq!(data["createMeasure"]["userErrors"], json!([]), "{data}");
+    assert_eq!(data["submitReturn"], json!({ "accepted": 1, "userErrors": [] }), "{data}");
+
+    // A narrower range, set by one request, refuses the next request's value out of it.
+    let narrowed = app
+        .data_as(
+            &gla,
+            "mutation { updateMeasure(input: { slug: \"falls-admissions\", maxValue: 2000 }) { userErrors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(narrowed["updateMeasure"]["userErrors"], json!([]));
+    let refused = app.data_as(&gla, &format!("mutation {{ {} }}", submit(2500.0)), json!({})).await;
+    assert_eq!(refused["submitReturn"]["accepted"], 0, "{refused}");
+    assert_eq!(refused["submitReturn"]["userErrors"].as_array().map(Vec::len), Some(1), "{refused}");
+    let within = app.data_as(&gla, &format!("mutation {{ {} }}", submit(1950.0)), json!({})).await;
+    assert_eq!(within["submitReturn"], json!({ "accepted": 1, "userErrors": [] }), "{within}");
+}
