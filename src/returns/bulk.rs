@@ -83,13 +83,23 @@ async fn pairs_with_values(
     rows.iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect()
 }
 
-/// Every revision of each (measure, area, period) of `keys`, oldest first, with the status
-/// of the return that carried it: by the unique index, for the keys of pairs that have values
-/// (none for new periods).
-pub(super) async fn revisions(
-    tx: &DatabaseTransaction,
-    keys: &[(i64, i64, &str)],
-) -> Result<Vec<(observation::Model, String)>, DbErr> {
+/// What a new revision of one (measure, area, period) needs to know of the ones before it.
+pub(super) struct Latest {
+    pub key: (i64, i64, String),
+    /// The highest revision number used.
+    pub max_revision: i32,
+    /// The highest revision carried by a return approved or in review (the current figures),
+    /// with that return's status.
+    pub live: Option<(observation::Model, String)>,
+}
+
+/// For each (measure, area, period) of `keys` that has values: its highest revision number
+/// and its current figures. Two index probes a key (the highest revision by the unique index,
+/// and the newest revision whose return is approved or in review, walking the same index
+/// backwards), however many revisions a value has had: a value corrected or resubmitted
+/// thousands of times costs what a new one does. Keys of pairs without values (new periods)
+/// are not looked up at all.
+pub(super) async fn latest(tx: &DatabaseTransaction, keys: &[(i64, i64, &str)]) -> Result<Vec<Latest>, DbErr> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -98,11 +108,20 @@ pub(super) async fn revisions(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = "SELECT o.*, r.status AS return_status \
+    let sql = format!(
+        "SELECT k.m AS key_measure, k.g AS key_area, k.p AS key_period, \
+           (SELECT max(x.revision) FROM observations x \
+             WHERE x.measure_id = k.m AND x.geography_id = k.g AND x.period = k.p) AS max_revision, \
+           live.* \
          FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS k(m, g, p) \
-         JOIN observations o ON o.measure_id = k.m AND o.geography_id = k.g AND o.period = k.p \
-         JOIN returns r ON r.id = o.return_id \
-         ORDER BY o.revision";
+         LEFT JOIN LATERAL (SELECT o.*, r.status AS return_status FROM observations o \
+             JOIN returns r ON r.id = o.return_id \
+             WHERE o.measure_id = k.m AND o.geography_id = k.g AND o.period = k.p \
+               AND r.status IN ('{approved}', '{submitted}') \
+             ORDER BY o.revision DESC LIMIT 1) AS live ON true",
+        approved = crate::values::ReturnStatus::Approved.as_str(),
+        submitted = crate::values::ReturnStatus::Submitted.as_str(),
+    );
     let values: Vec<sea_orm::Value> = vec![
         Value::from(keys.iter().map(|k| k.0).collect::<Vec<i64>>()),
         Value::from(keys.iter().map(|k| k.1).collect::<Vec<i64>>()),
@@ -110,7 +129,19 @@ pub(super) async fn revisions(
     ];
     let rows = tx.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     rows.iter()
-        .map(|row| Ok((observation::Model::from_query_result(row, "")?, row.try_get::<String>("", "return_status")?)))
+        .map(|row| {
+            let live = match row.try_get::<Option<i64>>("", "id")? {
+                Some(_) => {
+                    Some((observation::Model::from_query_result(row, "")?, row.try_get::<String>("", "return_status")?))
+                }
+                None => None,
+            };
+            Ok(Latest {
+                key: (row.try_get("", "key_measure")?, row.try_get("", "key_area")?, row.try_get("", "key_period")?),
+                max_revision: row.try_get::<Option<i32>>("", "max_revision")?.unwrap_or_default(),
+                live,
+            })
+        })
         .collect()
 }
 

@@ -47,6 +47,20 @@ async fn current_values(
     tx: &DatabaseTransaction,
     rows: &[ValidRow],
 ) -> Result<HashMap<(i64, i64, String), Current>, DbErr> {
+    if tx.get_database_backend() == DbBackend::Postgres {
+        let mut out = HashMap::new();
+        let keys: BTreeSet<(i64, i64, &str)> =
+            rows.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
+        let keys: Vec<_> = keys.into_iter().collect();
+        for latest in super::bulk::latest(tx, &keys).await? {
+            let (live, live_approved) = match latest.live {
+                Some((o, status)) => (Some(o), status == ReturnStatus::Approved.as_str()),
+                None => (None, false),
+            };
+            out.insert(latest.key, Current { live, live_approved, max_revision: latest.max_revision });
+        }
+        return Ok(out);
+    }
     let mut out: HashMap<(i64, i64, String), Current> = HashMap::new();
     let mut note = |o: observation::Model, status: Option<&str>| {
         let entry = out.entry((o.measure_id, o.geography_id, o.period.clone())).or_default();
@@ -58,15 +72,6 @@ async fn current_values(
             entry.live_approved = approved;
         }
     };
-    if tx.get_database_backend() == DbBackend::Postgres {
-        let keys: BTreeSet<(i64, i64, &str)> =
-            rows.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();
-        let keys: Vec<_> = keys.into_iter().collect();
-        for (o, status) in super::bulk::revisions(tx, &keys).await? {
-            note(o, Some(status.as_str()));
-        }
-        return Ok(out);
-    }
     for chunk in rows.chunks(BATCH) {
         let wanted: HashSet<(i64, i64, &str)> =
             chunk.iter().map(|r| (r.measure_id, r.geography_id, r.period.as_str())).collect();

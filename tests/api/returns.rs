@@ -522,3 +522,35 @@ async fn values_and_notes_are_stored_exactly_as_sent_whatever_their_characters()
         assert_eq!(node["note"].as_str(), expected, "{period}");
     }
 }
+
+/// A new revision is numbered after every revision before it, rejected ones too, and is
+/// compared with the current figures: the newest revision approved or in review, never a
+/// rejected one above it.
+#[tokio::test]
+async fn a_rejected_revision_is_numbered_past_but_never_compared_with() {
+    let app = spawn_app().await;
+    let camden = app.token("camden", &[Role::Submitter]);
+    let approver = app.token_for("north-central-london-ics", "reviewer@ncl", &[Role::Approver]);
+    let one = |v: f64| input("camden", vec![value("reception-overweight", "E09000007", "2022/23", v)]);
+    let approve = "mutation($id: ID!) { approveReturn(input: { id: $id }) { userErrors { code } } }";
+    let reject =
+        "mutation($id: ID!) { rejectReturn(input: { id: $id, note: \"wrong denominator\" }) { userErrors { code } } }";
+
+    let first = submit(&app, &camden, one(19.4)).await;
+    app.data_as(&approver, approve, json!({ "id": first["return"]["id"] })).await;
+    for wrong in [25.0, 26.0] {
+        let bad = submit(&app, &camden, one(wrong)).await;
+        assert_eq!(bad["accepted"], 1, "{bad}");
+        app.data_as(&approver, reject, json!({ "id": bad["return"]["id"] })).await;
+    }
+    // The approved 19.4 is current: sending it again changes nothing.
+    let same = submit(&app, &camden, one(19.4)).await;
+    assert_eq!((same["accepted"].clone(), same["unchanged"].clone()), (json!(0), json!(1)), "{same}");
+    // A correction replaces 19.4 (not the rejected 26.0) and comes after revision 3.
+    let corrected = submit(&app, &camden, one(18.9)).await;
+    assert_eq!(
+        corrected["changes"][0],
+        json!({ "row": 0, "measure": "reception-overweight", "geography": "E09000007", "period": "2022/23", "oldValue": 19.4, "newValue": 18.9, "revision": 4, "kind": "REVISED" }),
+        "{corrected}"
+    );
+}
