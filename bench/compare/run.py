@@ -593,7 +593,10 @@ def ingest(url, db, env, round_):
     `observations` (same columns, defaults and indexes)."""
     admin = token(env, "gla", "ADMIN", "bench-admin")
     submitter = token(env, "gla", "SUBMITTER", "bench-ingest")
-    slugs = [f"ingest-{round_}-{i:02d}" for i in range(1, INGEST_MEASURES + 1)]
+    # New measures each run: a kept database already holds the last run's, whose values would
+    # come back unchanged rather than be written.
+    run_tag = int(time.time())
+    slugs = [f"ingest-{run_tag}-{round_}-{i:02d}" for i in range(1, INGEST_MEASURES + 1)]
     create_measures(admin, slugs, "Ingest benchmark measure")
     codes = area_codes(url, db)
     periods = months(MONTHS)
